@@ -1,0 +1,557 @@
+"""Receive one inbound message: compliance, crisis, NLU, the dialogue step, one commit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot import compliance
+from bot.db import transaction
+from bot.dialogue.effects import (
+    Alert,
+    Effect,
+    End,
+    OptOut,
+    RecordConsent,
+    RequestHandoff,
+    Say,
+    SetLanguage,
+)
+from bot.dialogue.runtime import DialogueState, UserMessage, initial_state, step
+from bot.dialogue.spec import DialogueSpec
+from bot.events import record
+from bot.handoffs import request_handoff
+from bot.i18n import Translator, fill
+from bot.identities import find_or_create_identity, lock_contact
+from bot.models import ChannelIdentity, Consent, Contact, Conversation, Message, OutboxJob
+from bot.nlu.base import Parse
+from bot.render import program_params, render
+from bot.safety.keywords import classify_keyword, is_opt_in
+from bot.services import Services
+from connectors.base import InboundMessage, OutboundChoice, OutboundMessage
+
+INTAKE = "intake"
+MAX_STORED_CHARS = 4000
+MAX_PARSED_CHARS = 1000
+MSG_MEDIA_ONLY = (
+    "Thank you for sending this. I can only read text messages, so please write to me in words."
+)
+MSG_EMPTY = "I'm here. Write a few words about what you need, or reply HELP."
+#: A message within this time after the end continues the ended conversation.
+RESUME_ENDED_WITHIN = dt.timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class ReceiveResult:
+    replies: tuple[OutboundMessage, ...]
+    duplicate: bool = False
+    conversation_id: int | None = None
+
+
+def clean_text(text: str) -> str:
+    """What we store and read of a message: valid Unicode, no control characters, capped."""
+    text = text.encode("utf-8", "ignore").decode("utf-8")
+    kept = (
+        ch if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs", "Co") else " "
+        for ch in text
+    )
+    return "".join(kept).strip()[:MAX_STORED_CHARS]
+
+
+def receive(services: Services, inbound: InboundMessage, *, reply_inline: bool) -> ReceiveResult:
+    """Handle one message in one transaction; a retry of the same provider id replays replies.
+
+    With `reply_inline` the replies are returned for the channel to deliver in its response
+    (stored as sent); otherwise they go to the outbox for the worker.
+    """
+    text = clean_text(inbound.text)
+    now = services.clock()
+    for attempt in range(3):
+        try:
+            with transaction(services.sessions) as session:
+                return _receive(services, session, inbound, text, now, reply_inline)
+        except IntegrityError:
+            # A concurrent copy of the same provider message won the insert: replay it.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _receive(
+    services: Services,
+    session: Session,
+    inbound: InboundMessage,
+    text: str,
+    now: dt.datetime,
+    reply_inline: bool,
+) -> ReceiveResult:
+    identity = find_or_create_identity(
+        session, services.vault, inbound.channel, inbound.address, now
+    )
+    contact = lock_contact(session, identity.contact_id)
+    session.refresh(identity)
+    if inbound.provider_id:
+        earlier = session.scalar(
+            select(Message).where(
+                Message.channel == inbound.channel, Message.provider_id == inbound.provider_id
+            )
+        )
+        if earlier is not None:
+            return ReceiveResult(
+                replies=tuple(stored_replies(session, earlier, inbound.address)),
+                duplicate=True,
+                conversation_id=earlier.conversation_id,
+            )
+    conversation = current_conversation(session, contact.id, now)
+    message = Message(
+        conversation_id=conversation.id if conversation else None,
+        identity_id=identity.id,
+        direction="in",
+        channel=inbound.channel,
+        provider_id=inbound.provider_id,
+        body=text,
+        status="received",
+        created_at=now,
+        meta={"media": inbound.media_count} if inbound.media_count else None,
+    )
+    session.add(message)
+    identity.last_inbound_at = now
+    session.flush()
+    turn = Turn(services, session, identity, contact, conversation, message, now, reply_inline)
+    turn.handle(text, inbound)
+    return ReceiveResult(replies=tuple(turn.replies), conversation_id=turn.conversation_id)
+
+
+def current_conversation(
+    session: Session, contact_id: int, now: dt.datetime
+) -> Conversation | None:
+    """The conversation a new message continues: active, or ended recently (the runtime then
+    answers honestly that the request is with the team). One closed by an opt-out never is."""
+    latest = session.scalar(
+        select(Conversation)
+        .where(Conversation.contact_id == contact_id)
+        .order_by(Conversation.id.desc())
+        .limit(1)
+    )
+    if latest is None or latest.status == "closed":
+        return None
+    if latest.status == "ended" and now - latest.updated_at > RESUME_ENDED_WITHIN:
+        return None
+    return latest
+
+
+@dataclass
+class Turn:
+    """Everything done for one inbound message, inside its transaction."""
+
+    services: Services
+    session: Session
+    identity: ChannelIdentity
+    contact: Contact
+    conversation: Conversation | None
+    inbound: Message
+    now: dt.datetime
+    reply_inline: bool
+    replies: list[OutboundMessage] = field(default_factory=list)
+
+    @property
+    def conversation_id(self) -> int | None:
+        return self.conversation.id if self.conversation else None
+
+    # --- the order of checks (DESIGN.md, "The flow of one message") ---------------------------
+
+    def handle(self, text: str, inbound: InboundMessage) -> None:
+        keyword = classify_keyword(text) if text else None
+        if keyword is None and inbound.provider_opt_out:
+            keyword = inbound.provider_opt_out.lower()
+        if keyword == "stop":
+            self.stop(via="keyword", provider_answered=bool(inbound.provider_opt_out))
+            return
+        if keyword == "help":
+            self.help()
+            return
+        if keyword == "start" or is_opt_in(text, opted_out=self.identity.opted_out):
+            self.start(provider_answered=bool(inbound.provider_opt_out))
+            return
+
+        language = self.language(inbound.language_hint)
+        parse = self.services.interpreter.parse(text[:MAX_PARSED_CHARS], language) if text else None
+        crisis = self.services.detect_crisis(text, language, parse) if text else None
+
+        if self.identity.opted_out:
+            # Nothing goes to an opted-out address, except the answer to a crisis they wrote.
+            record(
+                self.session,
+                "inbound_while_opted_out",
+                self.now,
+                contact_id=self.contact.id,
+                channel=self.identity.channel,
+                crisis=crisis is not None,
+            )
+            if crisis is not None:
+                self.run_dialogue(text, parse, crisis, language, force_deliver=True)
+            return
+        if not text:
+            self.say_plain(MSG_MEDIA_ONLY if inbound.media_count else MSG_EMPTY)
+            return
+        self.run_dialogue(text, parse, crisis, language, referral=inbound.referral_code)
+
+    def language(self, hint: str | None) -> str:
+        program = self.services.program
+        if self.conversation is not None:
+            return self.conversation.language
+        if self.contact.language in program.languages:
+            return str(self.contact.language)
+        if hint:
+            base = hint.replace("-", "_").split("_")[0]
+            for enabled in program.languages:
+                if enabled == hint or enabled.split("_")[0] == base:
+                    return enabled
+        return program.default_language
+
+    # --- compliance --------------------------------------------------------------------------
+
+    def stop(self, *, via: str, provider_answered: bool) -> None:
+        changed = compliance.opt_out(
+            self.session, self.identity, self.now, via=via, conversation=self.conversation
+        )
+        if changed and not provider_answered:
+            self.say_plain(compliance.MSG_STOPPED, force_deliver=True)
+
+    def start(self, *, provider_answered: bool) -> None:
+        compliance.opt_in(self.session, self.identity, self.now, via="keyword")
+        if not provider_answered:
+            self.say_plain(compliance.MSG_STARTED)
+
+    def help(self) -> None:
+        record(
+            self.session,
+            "help_requested",
+            self.now,
+            contact_id=self.contact.id,
+            channel=self.identity.channel,
+        )
+        self.say_plain(compliance.MSG_HELP, force_deliver=True)
+
+    # --- the dialogue ------------------------------------------------------------------------
+
+    def spec(self) -> DialogueSpec:
+        dialogue_id = self.conversation.dialogue_id if self.conversation else INTAKE
+        return self.services.dialogues[dialogue_id]
+
+    def start_conversation(self, language: str, referral: str | None) -> Conversation:
+        conversation = Conversation(
+            contact_id=self.contact.id,
+            identity_id=self.identity.id,
+            dialogue_id=INTAKE,
+            step=self.spec().start,
+            slots=json.dumps({}),
+            language=language,
+            referral_code=referral,
+            started_at=self.now,
+            updated_at=self.now,
+        )
+        self.session.add(conversation)
+        self.session.flush()
+        self.inbound.conversation_id = conversation.id
+        self.conversation = conversation
+        record(
+            self.session,
+            "conversation_started",
+            self.now,
+            contact_id=self.contact.id,
+            conversation_id=conversation.id,
+            channel=self.identity.channel,
+            language=language,
+            pathway=conversation.pathway,
+            dialogue=INTAKE,
+        )
+        return conversation
+
+    def run_dialogue(
+        self,
+        text: str,
+        parse: Parse | None,
+        crisis: str | None,
+        language: str,
+        *,
+        referral: str | None = None,
+        force_deliver: bool = False,
+    ) -> None:
+        spec = self.spec()
+        event = UserMessage(
+            text=text,
+            intent=parse.intent if parse else "out_of_scope",
+            confidence=parse.confidence if parse else 0.0,
+            crisis="overdose" if crisis == "overdose" else "suicide" if crisis else None,
+            language=_language_entity(parse),
+        )
+        translator = self.services.catalogs.translator(language)
+        if self.conversation is None:
+            self.start_conversation(language, referral)
+            state = initial_state(spec)
+        else:
+            state = self.load_state()
+        previous = state.step
+        state, effects = step(spec, state, event, self.now, translator.gettext)
+        self.apply(state, effects, previous=previous, force_deliver=force_deliver)
+
+    def load_state(self) -> DialogueState:
+        assert self.conversation is not None
+        slots = json.loads(self.conversation.slots or "{}")
+        status: Literal["active", "ended"] = (
+            "ended" if self.conversation.status == "ended" else "active"
+        )
+        return DialogueState(
+            dialogue_id=self.conversation.dialogue_id,
+            step=self.conversation.step,
+            slots=slots,
+            misses=self.conversation.misses,
+            status=status,
+        )
+
+    def apply(
+        self,
+        state: DialogueState,
+        effects: list[Effect],
+        *,
+        previous: str | None = None,
+        force_deliver: bool = False,
+    ) -> None:
+        conversation = self.conversation
+        assert conversation is not None
+        for effect in effects:
+            if isinstance(effect, SetLanguage):
+                self.set_language(effect.language)
+        for effect in effects:
+            if isinstance(effect, Say):
+                self.say(effect, force_deliver=force_deliver)
+            elif isinstance(effect, RecordConsent):
+                self.record_consent(effect)
+            elif isinstance(effect, RequestHandoff):
+                request_handoff(
+                    self.session, conversation, effect, self.now, channel=self.identity.channel
+                )
+            elif isinstance(effect, Alert):
+                record(
+                    self.session,
+                    "crisis_detected",
+                    self.now,
+                    contact_id=self.contact.id,
+                    conversation_id=conversation.id,
+                    kind=effect.kind,
+                    channel=self.identity.channel,
+                    opted_out=self.identity.opted_out,
+                )
+            elif isinstance(effect, OptOut):
+                self.stop(via="nlu", provider_answered=False)
+            elif isinstance(effect, End) and conversation.status != "ended":
+                record(
+                    self.session,
+                    "conversation_ended",
+                    self.now,
+                    contact_id=self.contact.id,
+                    conversation_id=conversation.id,
+                    step=state.step,
+                )
+        if conversation.status == "closed":
+            return  # an opt-out closed it while applying; it stays closed
+        if previous is not None and previous != state.step:
+            record(
+                self.session,
+                "step",
+                self.now,
+                contact_id=self.contact.id,
+                conversation_id=conversation.id,
+                data={"from": previous, "to": state.step},
+            )
+        conversation.step = state.step
+        conversation.slots = json.dumps(dict(state.slots))
+        conversation.misses = state.misses
+        conversation.status = "ended" if state.status == "ended" else "active"
+        conversation.updated_at = self.now
+
+    def set_language(self, language: str) -> None:
+        assert self.conversation is not None
+        if language not in self.services.program.languages:
+            return
+        old = self.conversation.language
+        self.conversation.language = language
+        self.contact.language = language
+        if old != language:
+            record(
+                self.session,
+                "language_changed",
+                self.now,
+                contact_id=self.contact.id,
+                conversation_id=self.conversation.id,
+                data={"from": old, "to": language},
+            )
+
+    def record_consent(self, effect: RecordConsent) -> None:
+        assert self.conversation is not None
+        if effect.withdrawn:
+            active = self.session.scalars(
+                select(Consent).where(
+                    Consent.contact_id == self.contact.id,
+                    Consent.granted.is_(True),
+                    Consent.withdrawn_at.is_(None),
+                )
+            ).all()
+            for consent in active:
+                consent.withdrawn_at = self.now
+            record(
+                self.session,
+                "consent_withdrawn",
+                self.now,
+                contact_id=self.contact.id,
+                conversation_id=self.conversation.id,
+                count=len(active),
+            )
+            return
+        program = self.services.program
+        consent = Consent(
+            contact_id=self.contact.id,
+            conversation_id=self.conversation.id,
+            granted=effect.granted,
+            version=program.consent_version,
+            language=self.conversation.language,
+            channel=self.identity.channel,
+            elements=consent_elements(program.organisation),
+            given_at=self.now,
+        )
+        self.session.add(consent)
+        self.session.flush()
+        record(
+            self.session,
+            "consent_given" if effect.granted else "consent_declined",
+            self.now,
+            contact_id=self.contact.id,
+            conversation_id=self.conversation.id,
+            version=program.consent_version,
+        )
+
+    # --- replies -----------------------------------------------------------------------------
+
+    def translator(self) -> Translator:
+        language = self.conversation.language if self.conversation else self.language(None)
+        return self.services.catalogs.translator(language)
+
+    def say_plain(self, text: str, *, force_deliver: bool = False) -> None:
+        self.say(Say(text), force_deliver=force_deliver)
+
+    def say(self, say: Say, *, force_deliver: bool = False) -> None:
+        """Store the reply and either return it inline or queue it for the worker."""
+        if self.identity.opted_out and not force_deliver:
+            return
+        translator = self.translator()
+        outbound = render(
+            say,
+            translator=translator,
+            program_values=program_params(self.services.program, translator),
+            channel=self.identity.channel,
+            address=self.identity.address,
+        )
+        message = Message(
+            conversation_id=self.conversation_id,
+            identity_id=self.identity.id,
+            direction="out",
+            channel=self.identity.channel,
+            reply_to_id=self.inbound.id,
+            body=outbound.text,
+            meta=_meta(outbound),
+            status="sent" if self.reply_inline else "queued",
+            created_at=self.now,
+        )
+        self.session.add(message)
+        self.session.flush()
+        if not self.reply_inline:
+            self.session.add(
+                OutboxJob(
+                    kind="send",
+                    idempotency_key=f"msg:{message.id}",
+                    due_at=self.now,
+                    identity_id=self.identity.id,
+                    message_id=message.id,
+                    payload={"reply": True, "force": force_deliver},
+                    created_at=self.now,
+                )
+            )
+        self.replies.append(
+            OutboundMessage(
+                **{
+                    **outbound.__dict__,
+                    "message_id": message.id,
+                    "conversation_id": self.conversation_id,
+                }
+            )
+        )
+
+
+def consent_elements(organisation: str) -> dict[str, str]:
+    """What a consent covers, in the terms of 42 CFR 2.31 (stored with every consent)."""
+    return {
+        "discloser": organisation,
+        "recipients": f"peer recovery coaches and on-call providers of {organisation}",
+        "information": "chosen name, language, help asked for, contact preferences",
+        "purpose": "at the request of the person, to connect them with support",
+        "expires": "when the person withdraws it or one year after it was given",
+        "revocation": "reply WITHDRAW in the chat, or ask any staff member",
+    }
+
+
+def _language_entity(parse: Parse | None) -> str | None:
+    if parse is None:
+        return None
+    for entity in parse.entities:
+        if entity.entity == "language":
+            return entity.value
+    return None
+
+
+def _meta(outbound: OutboundMessage) -> dict[str, object] | None:
+    if not (outbound.choices or outbound.hint or outbound.step):
+        return None
+    return {
+        "choices": [[c.number, c.value, c.label] for c in outbound.choices],
+        "hint": outbound.hint,
+        "skip": outbound.skip_label,
+        "step": outbound.step,
+        "rtl": outbound.right_to_left,
+    }
+
+
+def outbound_from_stored(message: Message, address: str) -> OutboundMessage:
+    """Rebuild what was sent from a stored message (for retries and chat history)."""
+    meta = message.meta or {}
+    return OutboundMessage(
+        channel=message.channel,
+        address=address,
+        text=message.body or "",
+        choices=tuple(
+            OutboundChoice(int(n), str(v), str(label)) for n, v, label in meta.get("choices", [])
+        ),
+        hint=meta.get("hint"),
+        skip_label=meta.get("skip"),
+        step=meta.get("step"),
+        message_id=message.id,
+        conversation_id=message.conversation_id,
+        right_to_left=bool(meta.get("rtl", False)),
+    )
+
+
+def stored_replies(session: Session, inbound: Message, address: str) -> list[OutboundMessage]:
+    replies = session.scalars(
+        select(Message).where(Message.reply_to_id == inbound.id).order_by(Message.id)
+    ).all()
+    return [outbound_from_stored(m, address) for m in replies]
+
+
+__all__ = ["ReceiveResult", "clean_text", "fill", "outbound_from_stored", "receive"]

@@ -1,0 +1,1 @@
+"""Dialogues as data: the spec, its loader and checks, and the pure runtime."""

@@ -1,0 +1,106 @@
+"""Create and update handoff requests; routing to responders lives elsewhere."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.dialogue.effects import RequestHandoff
+from bot.events import record
+from bot.models import Consent, Conversation, Handoff
+
+OPEN_STATUSES = ("requested", "offered", "accepted", "connected")
+_URGENCY_RANK = {"routine": 0, "scheduled": 1, "today": 2, "urgent": 3, "crisis": 4}
+_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed by SMS
+
+
+def new_code(session: Session) -> str:
+    """A short code a coach can type back (`A K3F7`)."""
+    while True:
+        code = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(4))
+        if session.scalar(select(Handoff.id).where(Handoff.code == code)) is None:
+            return code
+
+
+def open_handoff(session: Session, contact_id: int) -> Handoff | None:
+    return session.scalar(
+        select(Handoff)
+        .where(Handoff.contact_id == contact_id, Handoff.status.in_(OPEN_STATUSES))
+        .order_by(Handoff.id.desc())
+        .limit(1)
+    )
+
+
+def latest_consent(session: Session, contact_id: int) -> Consent | None:
+    return session.scalar(
+        select(Consent).where(Consent.contact_id == contact_id).order_by(Consent.id.desc()).limit(1)
+    )
+
+
+def request_handoff(
+    session: Session,
+    conversation: Conversation,
+    request: RequestHandoff,
+    now: dt.datetime,
+    *,
+    channel: str,
+) -> Handoff:
+    """Store the request, or raise the urgency of the one already open for this person."""
+    consent = latest_consent(session, conversation.contact_id)
+    consent_id = consent.id if consent and consent.granted and not consent.withdrawn_at else None
+    existing = open_handoff(session, conversation.contact_id)
+    if existing is not None:
+        if _URGENCY_RANK[request.urgency] > _URGENCY_RANK.get(existing.urgency, 0):
+            existing.urgency = request.urgency
+        existing.help_kind = request.help_kind or existing.help_kind
+        existing.contact_method = request.contact_method or existing.contact_method
+        existing.contact_time = request.contact_time or existing.contact_time
+        existing.display_name = request.display_name or existing.display_name
+        existing.consent_id = consent_id or existing.consent_id
+        existing.language = conversation.language
+        record(
+            session,
+            "handoff_updated",
+            now,
+            contact_id=conversation.contact_id,
+            conversation_id=conversation.id,
+            handoff_id=existing.id,
+            urgency=existing.urgency,
+        )
+        return existing
+    handoff = Handoff(
+        code=new_code(session),
+        conversation_id=conversation.id,
+        contact_id=conversation.contact_id,
+        status="requested",
+        kind=request.kind,
+        urgency=request.urgency,
+        pathway=conversation.pathway,
+        language=conversation.language,
+        channel=channel,
+        help_kind=request.help_kind,
+        contact_method=request.contact_method,
+        contact_time=request.contact_time,
+        display_name=request.display_name,
+        consent_id=consent_id,
+        created_at=now,
+    )
+    session.add(handoff)
+    session.flush()
+    record(
+        session,
+        "handoff_requested",
+        now,
+        contact_id=conversation.contact_id,
+        conversation_id=conversation.id,
+        handoff_id=handoff.id,
+        urgency=handoff.urgency,
+        kind=request.kind,
+        pathway=handoff.pathway,
+        language=handoff.language,
+        help_kind=request.help_kind,
+    )
+    return handoff

@@ -1,0 +1,66 @@
+"""Find or create the contact behind an address, and lock it for one transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.crypto import Vault
+from bot.events import record
+from bot.models import ChannelIdentity, Contact
+
+
+def address_index(vault: Vault, channel: str, address: str) -> str:
+    return vault.blind_index(channel, address)
+
+
+def find_identity(
+    session: Session, vault: Vault, channel: str, address: str
+) -> ChannelIdentity | None:
+    return session.scalar(
+        select(ChannelIdentity).where(
+            ChannelIdentity.channel == channel,
+            ChannelIdentity.address_index == address_index(vault, channel, address),
+        )
+    )
+
+
+def find_or_create_identity(
+    session: Session, vault: Vault, channel: str, address: str, now: dt.datetime
+) -> ChannelIdentity:
+    """The identity for an address; two first messages at once still make only one."""
+    found = find_identity(session, vault, channel, address)
+    if found is not None:
+        return found
+    try:
+        with session.begin_nested():
+            contact = Contact(created_at=now)
+            session.add(contact)
+            session.flush()
+            identity = ChannelIdentity(
+                contact_id=contact.id,
+                channel=channel,
+                address_index=address_index(vault, channel, address),
+                address=address,
+                created_at=now,
+            )
+            session.add(identity)
+            session.flush()
+            record(session, "contact_created", now, contact_id=contact.id, channel=channel)
+            return identity
+    except IntegrityError:
+        found = find_identity(session, vault, channel, address)
+        if found is None:
+            raise
+        return found
+
+
+def lock_contact(session: Session, contact_id: int) -> Contact:
+    """Serialise everything done for one person: a row lock on PostgreSQL; on SQLite the
+    write transaction (BEGIN IMMEDIATE) already serialises."""
+    contact = session.scalar(select(Contact).where(Contact.id == contact_id).with_for_update())
+    assert contact is not None
+    return contact

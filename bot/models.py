@@ -1,0 +1,288 @@
+"""The database schema (SQLAlchemy 2.0). Personal data columns are `Encrypted`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from bot.crypto import Vault
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def vault_of(dialect: Dialect) -> Vault:
+    """The keys travel with the engine's dialect (set in `bot.db.make_engine`)."""
+    vault = getattr(dialect, "doorway_vault", None)
+    if vault is None:
+        raise RuntimeError("this engine has no encryption keys; build it with bot.db.make_engine")
+    return vault  # type: ignore[no-any-return]
+
+
+class Encrypted(TypeDecorator[str]):
+    """Text encrypted with the engine's vault: the database only ever sees Fernet tokens."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else vault_of(dialect).encrypt(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else vault_of(dialect).decrypt(str(value))
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Aware UTC datetimes on every backend (SQLite would hand back naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; pass an aware UTC time")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, dt.datetime)
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Contact(Base):
+    """A person, across all the channels they use."""
+
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    language: Mapped[str | None] = mapped_column(String(16))
+    display_name: Mapped[str | None] = mapped_column(Encrypted)
+    erased_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    identities: Mapped[list[ChannelIdentity]] = relationship(back_populates="contact")
+
+
+class ChannelIdentity(Base):
+    """One address on one channel (a phone number, a Telegram chat, a web-chat session)."""
+
+    __tablename__ = "channel_identities"
+    __table_args__ = (UniqueConstraint("channel", "address_index"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    address_index: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(Encrypted)
+    opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    opted_out_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    unreachable: Mapped[bool] = mapped_column(Boolean, default=False)
+    unreachable_reason: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_inbound_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    contact: Mapped[Contact] = relationship(back_populates="identities")
+
+
+class Conversation(Base):
+    """One run of a dialogue with a contact: the step, the answers and how it came about."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (Index("ix_conversations_contact_status", "contact_id", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    identity_id: Mapped[int] = mapped_column(ForeignKey("channel_identities.id"))
+    dialogue_id: Mapped[str] = mapped_column(String(40))
+    step: Mapped[str] = mapped_column(String(60))
+    slots: Mapped[str | None] = mapped_column(Encrypted)  # JSON; free-text answers are personal
+    misses: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active|ended|closed|relay
+    language: Mapped[str] = mapped_column(String(16))
+    pathway: Mapped[str] = mapped_column(String(32), default="self_referral")
+    referral_code: Mapped[str | None] = mapped_column(String(40))
+    referral_team: Mapped[str | None] = mapped_column(String(80))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Message(Base):
+    """Every message in or out. Bodies are encrypted and purged after the retention period."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("channel", "provider_id"),
+        Index("ix_messages_identity_created", "identity_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"), index=True)
+    identity_id: Mapped[int] = mapped_column(ForeignKey("channel_identities.id"))
+    direction: Mapped[str] = mapped_column(String(3))  # in|out
+    channel: Mapped[str] = mapped_column(String(20))
+    provider_id: Mapped[str | None] = mapped_column(String(80))
+    reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
+    body: Mapped[str | None] = mapped_column(Encrypted)
+    meta: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # choices etc., never personal
+    status: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[str | None] = mapped_column(String(16))
+    segments: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Event(Base):
+    """Append-only record of what happened; outcomes are computed from these. No personal data."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_kind_created", "kind", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(40))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"), index=True)
+    handoff_id: Mapped[int | None] = mapped_column(ForeignKey("handoffs.id"), index=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Consent(Base):
+    """A consent given or refused in the chat, with what it covered (42 CFR Part 2 elements)."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"))
+    granted: Mapped[bool] = mapped_column(Boolean)
+    version: Mapped[str] = mapped_column(String(20))
+    language: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(20))
+    elements: Mapped[dict[str, Any]] = mapped_column(JSON)
+    given_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Responder(Base):
+    """A peer recovery coach, clinician, on-call provider or supervisor."""
+
+    __tablename__ = "responders"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    display_name: Mapped[str] = mapped_column(String(60))
+    role: Mapped[str] = mapped_column(String(30))
+    languages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    skills: Mapped[list[str]] = mapped_column(JSON, default=list)
+    interpreter: Mapped[bool] = mapped_column(Boolean, default=False)
+    capacity: Mapped[int] = mapped_column(Integer, default=3)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    sms_phone: Mapped[str | None] = mapped_column(Encrypted)
+    sms_index: Mapped[str | None] = mapped_column(String(64), index=True)
+    telegram_chat: Mapped[str | None] = mapped_column(Encrypted)
+    telegram_index: Mapped[str | None] = mapped_column(String(64), index=True)
+    last_offered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Shift(Base):
+    """On-call time: a weekly window (program time zone) or a one-off override."""
+
+    __tablename__ = "shifts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    responder_id: Mapped[int] = mapped_column(ForeignKey("responders.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # weekly|override
+    weekday: Mapped[int | None] = mapped_column(Integer)  # 0 = Monday
+    start_time: Mapped[dt.time | None] = mapped_column(Time)
+    end_time: Mapped[dt.time | None] = mapped_column(Time)  # may be <= start: past midnight
+    starts_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    ends_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    available: Mapped[bool] = mapped_column(Boolean, default=True)  # False: time off
+
+
+class Handoff(Base):
+    """A request for a warm handoff, from `requested` to an outcome."""
+
+    __tablename__ = "handoffs"
+    __table_args__ = (Index("ix_handoffs_status_created", "status", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(12), unique=True)
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"), index=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="requested")
+    kind: Mapped[str] = mapped_column(String(20))
+    urgency: Mapped[str] = mapped_column(String(12))
+    pathway: Mapped[str] = mapped_column(String(32))
+    language: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(20))
+    help_kind: Mapped[str | None] = mapped_column(String(30))
+    contact_method: Mapped[str | None] = mapped_column(String(20))
+    contact_time: Mapped[str | None] = mapped_column(String(20))
+    display_name: Mapped[str | None] = mapped_column(Encrypted)
+    consent_id: Mapped[int | None] = mapped_column(ForeignKey("consents.id"))
+    responder_id: Mapped[int | None] = mapped_column(ForeignKey("responders.id"), index=True)
+    outcome: Mapped[str | None] = mapped_column(String(30))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    accepted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    connected_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    scheduled_for: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class OutboxJob(Base):
+    """A durable job: send a message or fire a timer, at `due_at`, once."""
+
+    __tablename__ = "outbox_jobs"
+    __table_args__ = (Index("ix_outbox_status_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # send|timer
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
+    due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    scheduled: Mapped[bool] = mapped_column(Boolean, default=False)  # quiet hours apply
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    identity_id: Mapped[int | None] = mapped_column(ForeignKey("channel_identities.id"), index=True)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,93 @@
+"""The one services object built at start-up and passed to everything that needs it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.config import Program, Settings, load_program
+from bot.crypto import Vault
+from bot.db import make_engine, session_factory
+from bot.dialogue.loader import load_checked
+from bot.dialogue.spec import DialogueSpec
+from bot.i18n import Catalogs
+from bot.nlu.base import Interpreter, Parse
+from bot.paths import dialogues_dir, locales_dir
+
+Clock = Callable[[], dt.datetime]
+CrisisCheck = Callable[[str, str, Parse | None], str | None]
+
+
+def system_clock() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class Services:
+    """Settings, program, database, dialogues, catalogs and the understanding layer."""
+
+    settings: Settings
+    program: Program
+    engine: Engine
+    sessions: sessionmaker[Session]
+    vault: Vault
+    dialogues: dict[str, DialogueSpec]
+    catalogs: Catalogs
+    interpreter: Interpreter
+    detect_crisis: CrisisCheck
+    clock: Clock = system_clock
+    #: Called after a commit that queued outbox jobs, to wake the worker.
+    on_queued: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def vault_from_settings(settings: Settings) -> Vault:
+    if not settings.encryption_keys or not settings.index_key:
+        from bot.config import ConfigError
+
+        missing = "DOORWAY_ENCRYPTION_KEYS" if not settings.encryption_keys else "DOORWAY_INDEX_KEY"
+        raise ConfigError(f"{missing}: not set (`doorway keys generate` prints new keys)")
+    return Vault.from_keys(settings.encryption_keys, settings.index_key)
+
+
+def build_services(
+    settings: Settings,
+    *,
+    program: Program | None = None,
+    interpreter: Interpreter | None = None,
+    clock: Clock = system_clock,
+    dialogues_folder: Path | None = None,
+) -> Services:
+    """Wire everything once; a bad program file or dialogue stops start-up here."""
+    from bot.nlu import build_interpreter
+    from bot.safety.crisis import detect_crisis
+
+    program = program or load_program(settings.program_path)
+    vault = vault_from_settings(settings)
+    engine = make_engine(settings.resolved_database_url, vault)
+    if interpreter is None:
+        interpreter = build_interpreter(
+            list(program.languages),
+            rasa_url=settings.rasa_url,
+            rasa_token=settings.rasa_token,
+            cache_dir=settings.data_dir / "nlu-cache",
+        )
+    return Services(
+        settings=settings,
+        program=program,
+        engine=engine,
+        sessions=session_factory(engine),
+        vault=vault,
+        dialogues=load_checked(dialogues_folder or dialogues_dir()),
+        catalogs=Catalogs(locales_dir(), program.default_language),
+        interpreter=interpreter,
+        detect_crisis=detect_crisis,
+        clock=clock,
+    )

@@ -1,0 +1,53 @@
+"""The FastAPI application: connectors' routes, health checks and the safety middlewares."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from bot.services import Services
+from bot.web.limits import BodyLimit
+from bot.web.security import SecureHeaders
+from connectors.base import Connector
+
+HERE = Path(__file__).resolve().parent
+
+
+def templates() -> Jinja2Templates:
+    return Jinja2Templates(directory=str(HERE / "templates"))
+
+
+def create_app(services: Services, connectors: list[Connector] | None = None) -> FastAPI:
+    """Build the app around one services object; each connector mounts its own routes."""
+    from connectors.web_chat import WebChatConnector
+
+    app = FastAPI(title="Doorway", version="0.1.0", docs_url=None, redoc_url=None)
+    app.state.services = services
+    chosen = connectors if connectors is not None else [WebChatConnector(services, templates())]
+    app.state.connectors = {c.name: c for c in chosen}
+    for connector in chosen:
+        router = connector.routes()
+        if router is not None:
+            app.include_router(router)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        first = errors[0] if errors else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        reason = f"{where}: {first.get('msg', 'invalid')}" if where else first.get("msg", "invalid")
+        return JSONResponse(status_code=422, content={"error": "invalid", "reason": reason})
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.add_middleware(SecureHeaders)
+    app.add_middleware(BodyLimit)
+    return app

@@ -1,0 +1,98 @@
+"""What every channel connector shares: the normalised messages and the small base class."""
+
+from __future__ import annotations
+
+import datetime as dt
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from fastapi import APIRouter
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """A message from a person, as every part past the connector sees it."""
+
+    channel: str
+    address: str
+    text: str
+    provider_id: str | None
+    received_at: dt.datetime
+    language_hint: str | None = None
+    referral_code: str | None = None
+    media_count: int = 0
+    provider_opt_out: str | None = None  # the provider already handled STOP/START/HELP
+
+
+@dataclass(frozen=True)
+class OutboundChoice:
+    number: int
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """A message to send, translated, with its choices kept apart so each channel can show
+    them its own way (buttons, or numbered lines through `render_text`)."""
+
+    channel: str
+    address: str
+    text: str
+    choices: tuple[OutboundChoice, ...] = ()
+    hint: str | None = None
+    skip_label: str | None = None
+    step: str | None = None
+    message_id: int | None = None
+    conversation_id: int | None = None
+    right_to_left: bool = False
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    buttons: bool = False
+    max_length: int = 4096
+    reply_in_response: bool = False
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What the provider said: its message id, or why it failed and whether to retry."""
+
+    provider_id: str | None = None
+    error_code: str | None = None
+    permanent: bool = False
+    retry_after: float | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error_code is None
+
+
+def render_text(message: OutboundMessage) -> str:
+    """The one place where choices degrade to text: numbered lines, then the hint."""
+    parts = [message.text]
+    if message.choices:
+        parts.append("\n".join(f"{c.number}. {c.label}" for c in message.choices))
+    if message.hint:
+        parts.append(message.hint)
+    return "\n".join(part for part in parts if part)
+
+
+class Connector(ABC):
+    """One channel: verify and parse the provider's requests, send through its API."""
+
+    name: ClassVar[str]
+    #: Fields of this provider's payloads that must never reach a log.
+    REDACT: ClassVar[tuple[str, ...]] = ()
+    capabilities: ClassVar[Capabilities] = Capabilities()
+
+    def routes(self) -> APIRouter | None:
+        """The HTTP routes (webhooks, pages) this connector adds to the web app."""
+        return None
+
+    @abstractmethod
+    async def send(self, message: OutboundMessage) -> SendResult:
+        """Deliver one message; map provider errors to a `SendResult`, never raise for them."""

@@ -1,0 +1,112 @@
+"""The `doorway` command, run as a real subprocess the way a person or a script would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TEST_ENCRYPTION_KEY, TEST_INDEX_KEY
+
+
+def run(
+    args: list[str], tmp_path: Path, stdin: str = "", **env: str
+) -> subprocess.CompletedProcess[str]:
+    environment = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DOORWAY_", "TWILIO_", "TELEGRAM_"))
+    }
+    environment.update(
+        DOORWAY_DATA_DIR=str(tmp_path / "data"),
+        DOORWAY_ENCRYPTION_KEYS=TEST_ENCRYPTION_KEY,
+        DOORWAY_INDEX_KEY=TEST_INDEX_KEY,
+    )
+    environment.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=tmp_path,
+        timeout=120,
+    )
+
+
+def test_dialogues_check_ok() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "dialogues", "check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("OK: 1 dialogues")
+
+
+def test_dialogues_check_reports_problems(tmp_path: Path) -> None:
+    folder = tmp_path / "dialogues"
+    folder.mkdir()
+    (folder / "program.demo.yaml").write_text("organisation: x\nshort_name: x\nhotline: '1'\n")
+    (folder / "bad.yaml").write_text(
+        "id: bad\nstart: a\nsteps:\n  a:\n    say: ['x']\n    next: b\n"
+    )
+    result = run(["dialogues", "check"], tmp_path, DOORWAY_DIALOGUES_DIR=str(folder))
+    assert result.returncode == 1
+    assert "bad.yaml: a: goes to unknown step 'b'" in result.stdout
+
+
+def test_scripted_chat_then_handoffs_list(tmp_path: Path) -> None:
+    script = "hi\n1\nKim\nyes\n1\n1\nyes\n"
+    chat = run(["chat", "--address", "script-1"], tmp_path, stdin=script)
+    assert chat.returncode == 0, chat.stderr
+    assert "bot> What kind of help would you like?" in chat.stdout
+    assert "bot> 1. Talk with someone today" in chat.stdout
+    assert "Thank you, Kim." in chat.stdout
+    listing = run(["handoffs", "list", "--json"], tmp_path)
+    assert listing.returncode == 0, listing.stderr
+    rows = [json.loads(line) for line in listing.stdout.splitlines()]
+    assert len(rows) == 1
+    assert rows[0]["status"] == "requested"
+    assert rows[0]["urgency"] == "today"
+    assert set(rows[0]) == {"id", "code", "status", "urgency", "pathway", "language", "created_at"}
+
+
+BAD_SETTINGS = [
+    # (variable, value, words the one-line error must contain)
+    ("DOORWAY_PUBLIC_URL", "ftp://x", "DOORWAY_PUBLIC_URL"),
+    ("DOORWAY_PROGRAM", "/nonexistent/program.yaml", "cannot read the program file"),
+    ("DOORWAY_ENCRYPTION_KEYS", "not-a-key", "DOORWAY_ENCRYPTION_KEYS"),
+    ("DOORWAY_INDEX_KEY", "short", "DOORWAY_INDEX_KEY"),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "words"), BAD_SETTINGS, ids=[b[0] for b in BAD_SETTINGS])
+def test_bad_setting_stops_with_one_line(tmp_path: Path, name: str, value: str, words: str) -> None:
+    result = run(["db", "upgrade"], tmp_path, **{name: value})
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert words in lines[0]
+
+
+def test_bad_program_field_names_file_field_and_reason(tmp_path: Path) -> None:
+    program = tmp_path / "program.yaml"
+    program.write_text("organisation: X\nshort_name: X\nhotline: '1'\ntimezone: Mars/Base\n")
+    result = run(["db", "upgrade"], tmp_path, DOORWAY_PROGRAM=str(program))
+    assert result.returncode == 2
+    assert f"{program}: timezone: " in result.stderr
+    assert "Mars/Base" in result.stderr
+
+
+def test_keys_generate_prints_usable_keys(tmp_path: Path) -> None:
+    result = run(["keys", "generate"], tmp_path)
+    values = dict(line.split("=", 1) for line in result.stdout.splitlines())
+    assert set(values) == {"DOORWAY_ENCRYPTION_KEYS", "DOORWAY_INDEX_KEY", "DOORWAY_SECRET_KEY"}
+    upgrade = run(["db", "upgrade"], tmp_path, **values)
+    assert upgrade.returncode == 0, upgrade.stderr
