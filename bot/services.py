@@ -18,6 +18,7 @@ from bot.dialogue.spec import DialogueSpec
 from bot.i18n import Catalogs
 from bot.nlu.base import Interpreter, Parse
 from bot.paths import dialogues_dir, locales_dir
+from connectors.base import Connector
 
 Clock = Callable[[], dt.datetime]
 CrisisCheck = Callable[[str, str, Parse | None], str | None]
@@ -41,6 +42,8 @@ class Services:
     interpreter: Interpreter
     detect_crisis: CrisisCheck
     clock: Clock = system_clock
+    #: Channels that can send, by name; filled at start-up from the configured connectors.
+    connectors: dict[str, Connector] = field(default_factory=dict)
     #: Called after a commit that queued outbox jobs, to wake the worker.
     on_queued: list[Callable[[], None]] = field(default_factory=list)
 
