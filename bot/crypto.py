@@ -10,8 +10,10 @@ from dataclasses import dataclass
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from bot.config import ConfigError
 
-class KeysError(Exception):
+
+class KeysError(ConfigError):
     """The configured keys are missing or malformed."""
 
 

@@ -59,6 +59,17 @@ def session_address(token: str) -> str:
     return "web:" + hashlib.sha256(token.encode("ascii")).hexdigest()[:40]
 
 
+def token_address(authorization: Annotated[str | None, Header()] = None) -> str:
+    """The session's stored address, from its Bearer token; 401 without a valid one."""
+    token = (authorization or "").removeprefix("Bearer ").strip()
+    if not TOKEN_PATTERN.match(token):
+        raise HTTPException(401, detail="a chat session token is needed")
+    return session_address(token)
+
+
+SessionAddress = Annotated[str, Depends(token_address)]
+
+
 def _reply(message: OutboundMessage, direction: str = "out") -> ReplyOut:
     return ReplyOut(
         id=message.message_id,
@@ -88,12 +99,6 @@ class WebChatConnector(Connector):
         router = APIRouter()
         services = self.services
 
-        def token_address(authorization: Annotated[str | None, Header()] = None) -> str:
-            token = (authorization or "").removeprefix("Bearer ").strip()
-            if not TOKEN_PATTERN.match(token):
-                raise HTTPException(401, detail="a chat session token is needed")
-            return session_address(token)
-
         @router.get("/", response_class=HTMLResponse, include_in_schema=False)
         def page(request: Request) -> HTMLResponse:
             translator = services.catalogs.translator(services.program.default_language)
@@ -114,7 +119,7 @@ class WebChatConnector(Connector):
             return SessionOut(token=secrets.token_urlsafe(32))
 
         @router.get("/api/chat/messages", response_model=Replies)
-        def history(address: Annotated[str, Depends(token_address)]) -> Replies:
+        def history(address: SessionAddress) -> Replies:
             """The conversation so far, so it survives a page reload."""
             with services.sessions() as session:
                 identity = find_identity(session, services.vault, CHANNEL, address)
@@ -133,9 +138,7 @@ class WebChatConnector(Connector):
             return Replies(replies=out)
 
         @router.post("/api/chat/messages", response_model=Replies)
-        def post_message(
-            body: NewMessage, address: Annotated[str, Depends(token_address)]
-        ) -> Replies:
+        def post_message(body: NewMessage, address: SessionAddress) -> Replies:
             inbound = InboundMessage(
                 channel=CHANNEL,
                 address=address,

@@ -63,6 +63,8 @@ def demo(tmp_path: Path) -> Iterator[tuple[str, Path, list[str]]]:
     finally:
         process.terminate()
         process.wait(timeout=20)
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 def test_demo_serves_the_chat_and_books_a_handoff(demo: tuple[str, Path, list[str]]) -> None:

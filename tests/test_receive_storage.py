@@ -112,7 +112,10 @@ def test_same_retry_at_once_is_stored_once(services: Services) -> None:
         )
         assert stored == 1
         steps = [e.data for e in session.scalars(select(Event).where(Event.kind == "step"))]
-        assert steps == [{"from": "help_kind", "to": "name"}]
+        assert steps == [
+            {"from": "welcome", "to": "help_kind"},
+            {"from": "help_kind", "to": "name"},
+        ]
 
 
 def test_personal_data_is_not_stored_in_clear(services: Services) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -9,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.services import Services
 from bot.web.limits import BodyLimit
@@ -43,6 +45,16 @@ def create_app(services: Services, connectors: list[Connector] | None = None) ->
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
         reason = f"{where}: {first.get('msg', 'invalid')}" if where else first.get("msg", "invalid")
         return JSONResponse(status_code=422, content={"error": "invalid", "reason": reason})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        """Every error is JSON with a reason a client developer can act on."""
+        error = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_")
+        return JSONResponse(
+            status_code=exc.status_code,
+            content={"error": error, "reason": str(exc.detail)},
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
