@@ -1,0 +1,1 @@
+"""Safety layer: compliance keywords (STOP/HELP/START) and crisis detection."""
