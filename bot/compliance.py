@@ -8,17 +8,18 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bot.events import record
+from bot.i18n import N_
 from bot.models import ChannelIdentity, Conversation, OutboxJob
 
-MSG_STOPPED = (
+MSG_STOPPED = N_(
     "You are unsubscribed from {program}. You will no longer receive messages from us. "
     "Reply START to come back, or call {hotline} for help."
 )
-MSG_STARTED = (
+MSG_STARTED = N_(
     "You are subscribed again to {program} messages. {frequency}. Msg&data rates may apply. "
     "Reply HELP for help, STOP to cancel."
 )
-MSG_HELP = (
+MSG_HELP = N_(
     "{program}: Help at {hotline} or {website}. Msg&data rates may apply. {frequency}. "
     "Reply STOP to cancel."
 )

@@ -28,7 +28,7 @@ from bot.dialogue.runtime import DialogueState, UserMessage, initial_state, step
 from bot.dialogue.spec import DialogueSpec
 from bot.events import record
 from bot.handoffs import request_handoff
-from bot.i18n import Translator, fill
+from bot.i18n import N_, Translator, fill
 from bot.identities import find_or_create_identity, lock_contact
 from bot.models import ChannelIdentity, Consent, Contact, Conversation, Message, OutboxJob
 from bot.nlu.base import Parse
@@ -40,10 +40,10 @@ from connectors.base import InboundMessage, OutboundChoice, OutboundMessage
 INTAKE = "intake"
 MAX_STORED_CHARS = 4000
 MAX_PARSED_CHARS = 1000
-MSG_MEDIA_ONLY = (
+MSG_MEDIA_ONLY = N_(
     "Thank you for sending this. I can only read text messages, so please write to me in words."
 )
-MSG_EMPTY = "I'm here. Write a few words about what you need, or reply HELP."
+MSG_EMPTY = N_("I'm here. Write a few words about what you need, or reply HELP.")
 #: A message within this time after the end continues the ended conversation.
 RESUME_ENDED_WITHIN = dt.timedelta(days=7)
 

@@ -20,6 +20,11 @@ from babel.support import Translations
 DOMAIN = "messages"
 
 
+def N_(message: str) -> str:
+    """Mark a string for translation where it is defined; it is translated where it is sent."""
+    return message
+
+
 class _SafeParams(dict[str, str]):
     """Leaves an unknown `{field}` as written instead of failing the whole message."""
 

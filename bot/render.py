@@ -6,14 +6,14 @@ from collections.abc import Mapping
 
 from bot.config import Program
 from bot.dialogue.effects import Say
-from bot.i18n import Translator, fill
+from bot.i18n import N_, Translator, fill
 from connectors.base import OutboundChoice, OutboundMessage
 
-HINT_NUMBER = "Reply with a number."
-HINT_NUMBER_OR_SKIP = "Reply with a number, or SKIP to skip."
-HINT_TEXT_SKIP = "You can reply SKIP to skip this question."
-SKIP_LABEL = "Skip"
-DEFAULT_GOOD_SAMARITAN = (
+HINT_NUMBER = N_("Reply with a number.")
+HINT_NUMBER_OR_SKIP = N_("Reply with a number, or SKIP to skip.")
+HINT_TEXT_SKIP = N_("You can reply SKIP to skip this question.")
+SKIP_LABEL = N_("Skip")
+DEFAULT_GOOD_SAMARITAN = N_(
     "In many states, the law protects people who call 911 to help during an overdose."
 )
 

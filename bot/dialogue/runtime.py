@@ -27,6 +27,7 @@ from bot.dialogue.effects import (
 )
 from bot.dialogue.matching import choice_number, fold
 from bot.dialogue.spec import Choice, DialogueSpec, Line, Step
+from bot.i18n import N_
 
 Translate = Callable[[str], str]
 
@@ -38,24 +39,24 @@ TEXT_STEP_INTENT_MIN_CONFIDENCE = 0.85
 MISSES_BEFORE_PERSON = 2
 
 # Keywords shown to people in texts ("reply SKIP"); the translated word works too.
-SKIP_WORD = "SKIP"
-PERSON_WORD = "PERSON"
-RESTART_WORD = "RESTART"
-WITHDRAW_WORD = "WITHDRAW"
+SKIP_WORD = N_("SKIP")
+PERSON_WORD = N_("PERSON")
+RESTART_WORD = N_("RESTART")
+WITHDRAW_WORD = N_("WITHDRAW")
 
-MSG_REASK = "Sorry, I didn't catch that. Please reply with a number:"
-MSG_REASK_TEXT = "Sorry, I didn't catch that."
-MSG_OFFER_PERSON = (
+MSG_REASK = N_("Sorry, I didn't catch that. Please reply with a number:")
+MSG_REASK_TEXT = N_("Sorry, I didn't catch that.")
+MSG_OFFER_PERSON = N_(
     "I may not be understanding you well. Reply PERSON and we will connect you with a "
     "person, or reply with a number:"
 )
-MSG_NOT_SKIPPABLE = "This one needs an answer before we go on."
-MSG_RESTARTED = "Okay, let's start over."
-MSG_CONSENT_WITHDRAWN = (
+MSG_NOT_SKIPPABLE = N_("This one needs an answer before we go on.")
+MSG_RESTARTED = N_("Okay, let's start over.")
+MSG_CONSENT_WITHDRAWN = N_(
     "Okay. We will not share your details with anyone from now on. A coach can still talk "
     "with you without knowing who you are."
 )
-MSG_AFTER_END = (
+MSG_AFTER_END = N_(
     "Thank you for your message. Our team has your request and someone will reach out. "
     "Reply RESTART to start over, or PERSON to ask for a person again."
 )
