@@ -43,13 +43,15 @@ def test_classifier_alone_catches_heldout_crises(nlu_interpreter: BuiltinInterpr
 
 
 def test_with_the_real_crisis_detector(nlu_interpreter: BuiltinInterpreter) -> None:
-    pytest.importorskip("bot.safety.crisis")
+    """The safety layer (lexicon + NLU) on held-out texts: the floors CI holds us to."""
     files = [HELDOUT / "en.yml", HELDOUT / "es.yml"]
     report = evaluate(files, nlu_interpreter)
     assert set(report["languages"]) == {"en", "es"}
     assert report["crisis"]["positives"] == sum(
         1 for f in files for _, i in load_nlu(f).examples if i.startswith("crisis_")
     )
+    assert report["crisis"]["recall"] >= 0.98, report["crisis"]["missed"]
+    assert report["crisis"]["false_positive_rate"] <= 0.03
 
 
 @pytest.mark.parametrize("language", ["en", "es"])

@@ -114,7 +114,7 @@ def test_detection_rules(text: str, language: str, expected: str | None) -> None
         ("everything is grey and i keep slipping away", Parse("crisis_suicide", 0.8), "suicide"),
         ("he looks really bad after that shot", Parse("crisis_overdose", 0.9), "overdose"),
         # ...but only when fairly sure,
-        ("he looks really bad after that shot", Parse("crisis_overdose", 0.59), None),
+        ("he looks really bad after that shot", Parse("crisis_overdose", 0.44), None),
         # and never over a joke or an idiom the lexicon knows.
         ("that exam nearly finished me lol", Parse("crisis_suicide", 0.9), None),
         ("i'm dying to see my kids", Parse("crisis_overdose", 0.9), None),
