@@ -1,0 +1,1 @@
+"""The warm handoff: on-call schedule, routing, offers, escalation, booking and relay."""
