@@ -11,10 +11,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.errors import UserError
 from bot.paths import dialogues_dir
 
 
-class ConfigError(Exception):
+class ConfigError(UserError):
     """A setting or the program file is wrong; the message is one line naming what and why."""
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,28 @@ CrisisCheck = Callable[[str, str, Parse | None], str | None]
 
 def system_clock() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+class LazyInterpreter:
+    """Builds the real interpreter on first use, so management commands never train models.
+
+    `doorway serve` calls `warm()` at start-up so the first person never waits for it.
+    """
+
+    def __init__(self, factory: Callable[[], Interpreter]) -> None:
+        self._factory = factory
+        self._built: Interpreter | None = None
+        self._lock = threading.Lock()
+
+    def warm(self) -> Interpreter:
+        if self._built is None:
+            with self._lock:
+                if self._built is None:
+                    self._built = self._factory()
+        return self._built
+
+    def parse(self, text: str, language: str) -> Parse:
+        return self.warm().parse(text, language)
 
 
 @dataclass
@@ -76,11 +99,14 @@ def build_services(
     vault = vault_from_settings(settings)
     engine = make_engine(settings.resolved_database_url, vault)
     if interpreter is None:
-        interpreter = build_interpreter(
-            list(program.languages),
-            rasa_url=settings.rasa_url,
-            rasa_token=settings.rasa_token,
-            cache_dir=settings.data_dir / "nlu-cache",
+        languages = list(program.languages)
+        interpreter = LazyInterpreter(
+            lambda: build_interpreter(
+                languages,
+                rasa_url=settings.rasa_url,
+                rasa_token=settings.rasa_token,
+                cache_dir=settings.data_dir / "nlu-cache",
+            )
         )
     return Services(
         settings=settings,

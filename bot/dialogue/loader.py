@@ -51,9 +51,13 @@ class DialogueError(Exception):
         self.problems = problems
 
 
+#: Data files that live beside the flows in `dialogues/` but are not flows.
+NOT_FLOWS = ("program", "languages", "stigma")
+
+
 def flow_files(folder: Path) -> list[Path]:
-    """Dialogue flows are the YAML files in the folder, except program files."""
-    return sorted(p for p in folder.glob("*.yaml") if not p.name.startswith("program"))
+    """Dialogue flows are the YAML files in the folder, except the known data files."""
+    return sorted(p for p in folder.glob("*.yaml") if not p.name.startswith(NOT_FLOWS))
 
 
 def load_file(path: Path) -> tuple[DialogueSpec | None, list[Problem]]:
