@@ -59,6 +59,7 @@ def request_handoff(
         existing.contact_method = request.contact_method or existing.contact_method
         existing.contact_time = request.contact_time or existing.contact_time
         existing.display_name = request.display_name or existing.display_name
+        existing.info_topic = request.info_topic or existing.info_topic
         existing.consent_id = consent_id or existing.consent_id
         existing.language = conversation.language
         record(
@@ -85,6 +86,7 @@ def request_handoff(
         contact_method=request.contact_method,
         contact_time=request.contact_time,
         display_name=request.display_name,
+        info_topic=request.info_topic,
         consent_id=consent_id,
         created_at=now,
     )

@@ -94,6 +94,8 @@ class Contact(Base):
     language: Mapped[str | None] = mapped_column(String(16))
     display_name: Mapped[str | None] = mapped_column(Encrypted)
     erased_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: Set when this contact is a responder's own channel (alerts and relay go through it).
+    responder_id: Mapped[int | None] = mapped_column(ForeignKey("responders.id"), index=True)
 
     identities: Mapped[list[ChannelIdentity]] = relationship(back_populates="contact")
 
@@ -264,6 +266,29 @@ class Handoff(Base):
     connected_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     scheduled_for: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    info_topic: Mapped[str | None] = mapped_column(String(30))
+    escalated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    routing_round: Mapped[int] = mapped_column(Integer, default=0)
+    checkins: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class HandoffOffer(Base):
+    """One offer of a handoff to one responder, and how they answered."""
+
+    __tablename__ = "handoff_offers"
+    __table_args__ = (
+        Index("ix_handoff_offers_responder_status", "responder_id", "status"),
+        UniqueConstraint("handoff_id", "responder_id", "round"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id"), index=True)
+    responder_id: Mapped[int] = mapped_column(ForeignKey("responders.id"))
+    round: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    escalation: Mapped[bool] = mapped_column(Boolean, default=False)
+    offered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class OutboxJob(Base):
@@ -326,3 +351,38 @@ class LinkCode(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FollowupEnrolment(Base):
+    """A person a Quick Response Team enrolled in follow-up texts after an overdose response."""
+
+    __tablename__ = "followup_enrolments"
+    __table_args__ = (
+        # The same person for the same event is one enrolment: enrolling again returns it.
+        UniqueConstraint("identity_id", "event_at"),
+        Index("ix_followup_enrolments_contact_status", "contact_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    identity_id: Mapped[int] = mapped_column(ForeignKey("channel_identities.id"))
+    team: Mapped[str] = mapped_column(String(80))
+    pathway: Mapped[str] = mapped_column(String(32))
+    language: Mapped[str] = mapped_column(String(16))
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    event_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    consent_method: Mapped[str] = mapped_column(String(12))  # scene|hospital|phone
+    consent_by: Mapped[str] = mapped_column(Encrypted)
+    consent_id: Mapped[int | None] = mapped_column(ForeignKey("consents.id"))
+    display_name: Mapped[str | None] = mapped_column(Encrypted)
+    notes: Mapped[str | None] = mapped_column(Encrypted)  # for the team only, never sent
+    source: Mapped[str] = mapped_column(String(8))  # cli|csv|api
+    status: Mapped[str] = mapped_column(String(12), default="active")  # active|stopped|completed
+    stop_reason: Mapped[str | None] = mapped_column(String(30))
+    next_step: Mapped[int | None] = mapped_column(Integer)  # index into the cadence
+    next_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_step: Mapped[int | None] = mapped_column(Integer)
+    last_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    stopped_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -51,6 +51,7 @@ class RequestHandoff:
     contact_method: str | None
     contact_time: str | None
     display_name: str | None
+    info_topic: str | None = None
 
 
 @dataclass(frozen=True)

@@ -193,6 +193,7 @@ def _step_effects(current: Step, slots: Mapping[str, str]) -> list[Effect]:
                     contact_method=slots.get("contact_method"),
                     contact_time=slots.get("contact_time"),
                     display_name=slots.get("name"),
+                    info_topic=slots.get("info_topic"),
                 )
             )
     return out
