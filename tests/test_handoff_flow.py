@@ -202,7 +202,7 @@ def test_nobody_on_call_gets_the_honest_truth(line: Line) -> None:
     for body in INTAKE:
         line.text(body)
     sent = to(line.work(), PERSON)
-    assert any("Nobody is on call right now" in b and "+1 555 0100" in b for b in sent)
+    assert any("Nobody is on call right now" in b and "+1 555 0100" in b for b in sent), sent
 
 
 def test_opted_out_person_gets_no_relay(line: Line) -> None:
@@ -250,3 +250,86 @@ def test_two_accepts_at_once_exactly_one_wins(services: Services, clock: FakeClo
             statuses = sorted(o.status for o in session.scalars(select(HandoffOffer)))
         assert won.status == "accepted" and won.responder_id in ids
         assert statuses == ["accepted", "taken"]
+
+
+def weekday_shifts(services: Services, responder_id: int) -> None:
+    """Replace round-the-clock shifts by Monday-Friday 9:00-17:00 (program time zone)."""
+    with transaction(services.sessions) as session:
+        for shift in session.scalars(select(Shift).where(Shift.responder_id == responder_id)):
+            session.delete(shift)
+        for day in range(5):
+            session.add(
+                Shift(
+                    responder_id=responder_id,
+                    kind="weekly",
+                    weekday=day,
+                    start_time=dt.time(9),
+                    end_time=dt.time(17),
+                    available=True,
+                )
+            )
+
+
+SCHEDULE = ["hi", "2", "Sam", "yes", "call me", "skip", "1"]
+
+
+def test_booking_a_time_confirm_invite_reminder(line: Line) -> None:
+    maya = add_responder(line.services, "Maya Lopez", MAYA)
+    weekday_shifts(line.services, maya)  # clock: Monday 10:00 in New York
+    for body in SCHEDULE:
+        line.text(body)
+    offer = to(line.work(), PERSON)
+    assert len(offer) == 1
+    assert offer[0].startswith("When would you like to talk? Pick a time:")
+    assert "1. today, 11:00 AM\n2. today, 12:00 PM\n3. today, 1:00 PM" in offer[0]
+    line.text("2")
+    sent = line.work()
+    assert to(sent, PERSON) == [
+        "You're booked: today, 12:00 PM with Maya, a peer recovery coach. We'll remind you an "
+        "hour before. Reply RESCHEDULE to pick another time or CANCEL TIME to cancel."
+    ]
+    confirmation = to(sent, MAYA)[0]
+    booked = handoff(line.services)
+    assert (booked.status, booked.responder_id) == ("accepted", maya)
+    link = confirmation.split("Calendar invite: ")[1].removeprefix(PUBLIC)
+    ics = line.client.get(link)
+    assert ics.status_code == 200 and ics.headers["content-type"].startswith("text/calendar")
+    assert f"request {booked.code}" in ics.text and "Sam" not in ics.text
+    assert line.client.get(link[:-4] + "0000").status_code == 403
+
+    line.clock.now = booked.scheduled_for - dt.timedelta(minutes=59)  # type: ignore[operator]
+    sent = line.work()
+    assert to(sent, PERSON) == ["Reminder: Maya will reach out at today, 12:00 PM."]
+    assert to(sent, MAYA) == [f"Reminder: request {booked.code} at today, 12:00 PM."]
+
+
+def test_outside_on_call_hours_the_person_can_book_then_cancel(line: Line) -> None:
+    maya = add_responder(line.services, "Maya Lopez", MAYA)
+    weekday_shifts(line.services, maya)
+    line.clock.now = dt.datetime(2026, 3, 7, 15, tzinfo=dt.UTC)  # Saturday
+    for body in INTAKE:
+        line.text(body)
+    offer = to(line.work(), PERSON)[0]
+    assert offer.startswith("Nobody is on call right now. If you need help now, call +1 555 0100.")
+    assert "1. Monday, 9:00 AM" in offer
+    line.text("1")
+    line.work()
+    line.text("cancel time")
+    sent = line.work()
+    assert to(sent, PERSON) == ["Your time is cancelled. You can text us any time."]
+    assert "was cancelled by the person" in to(sent, MAYA)[0]
+    assert handoff(line.services).status == "cancelled"
+
+
+def test_reschedule_offers_new_times(line: Line) -> None:
+    maya = add_responder(line.services, "Maya Lopez", MAYA)
+    weekday_shifts(line.services, maya)
+    for body in SCHEDULE:
+        line.text(body)
+    line.work()
+    line.text("1")
+    line.work()
+    line.text("Reschedule")
+    assert to(line.work(), PERSON)[0].startswith("When would you like to talk?")
+    line.text("3")
+    assert "You're booked" in to(line.work(), PERSON)[0]

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from bot.events import record
 from bot.handoff import texts
+from bot.handoff.booking import offer_booking
 from bot.handoff.notify import (
     language_name,
     person_conversation,
@@ -96,6 +97,16 @@ def route(services: Services, session: Session, handoff: Handoff, now: dt.dateti
     """Offer the handoff to the next responders; returns how many offers went out."""
     if handoff.status not in OPEN_FOR_OFFERS:
         return 0
+    if (
+        handoff.help_kind == "schedule"
+        and handoff.urgency != "crisis"
+        and handoff.scheduled_for is None
+        and handoff.routing_round == 0
+    ):
+        # The person asked for a time: offer times instead of offering them to a responder.
+        handoff.routing_round += 1
+        if offer_booking(services, session, handoff, now, lead=texts.BOOK_PICK):
+            return 0
     tz = services.program.tz
     on_call = on_call_ids(rotas(session), now, tz)
     team = views(session)
@@ -200,15 +211,26 @@ def _nobody(
         return  # the person hears this once per handoff, not at every re-route
     if anyone_on_call:
         tell_person(services, session, handoff, texts.NOBODY_YET, now)
-    else:
-        slots = next_slots(rotas(session), now, services.program.tz, count=1)
-        translator = services.catalogs.translator(handoff.language)
-        when = (
-            translator.datetime(slots[0][0], services.program.tz, "EEEE HH:mm")
-            if slots
-            else translator.gettext(texts.WHEN_SOON)
+        return
+    if handoff.urgency != "crisis":
+        # Outside on-call hours: offer to book a time (or say there is none free).
+        offer_booking(
+            services,
+            session,
+            handoff,
+            now,
+            lead=texts.BOOK_NOBODY_NOW,
+            none_free=texts.NOBODY_NO_TIMES,
         )
-        tell_person(services, session, handoff, texts.NOBODY_ON_CALL, now, params={"when": when})
+        return
+    slots = next_slots(rotas(session), now, services.program.tz, count=1)
+    translator = services.catalogs.translator(handoff.language)
+    when = (
+        translator.day_and_time(slots[0][0], services.program.tz, now)
+        if slots
+        else translator.gettext(texts.WHEN_SOON)
+    )
+    tell_person(services, session, handoff, texts.NOBODY_ON_CALL, now, params={"when": when})
 
 
 def alert_params(

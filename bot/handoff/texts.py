@@ -105,3 +105,29 @@ PATHWAYS = {
     "officer_intervention": N_("officer intervention"),
 }
 NOT_SAID = N_("not said")
+
+# Booking a time.
+BOOK_PICK = N_("When would you like to talk? Pick a time:")
+BOOK_NOBODY_NOW = N_(
+    "Nobody is on call right now. If you need help now, call {hotline}. Or book a time to talk:"
+)
+BOOK_HINT = N_("Reply with a number.")
+BOOKED_PERSON = N_(
+    "You're booked: {when} with {coach}, a {role}. We'll remind you an hour before. "
+    "Reply RESCHEDULE to pick another time or CANCEL TIME to cancel."
+)
+BOOKED_RESPONDER = N_("Booked: request {code} at {when}. Calendar invite: {link}")
+REMIND_PERSON = N_("Reminder: {coach} will reach out at {when}.")
+REMIND_RESPONDER = N_("Reminder: request {code} at {when}.")
+BOOKING_CANCELLED_PERSON = N_("Your time is cancelled. You can text us any time.")
+BOOKING_CANCELLED_RESPONDER = N_("Request {code} at {when} was cancelled by the person.")
+NO_TIMES = N_(
+    "There are no free times to book in the next two weeks. If you need help, call {hotline}. "
+    "In an emergency, call {emergency}."
+)
+NOBODY_NO_TIMES = N_(
+    "Nobody is on call right now. If you need help now, call {hotline}. In an emergency, call "
+    "{emergency}."
+)
+RESCHEDULE_WORD = N_("RESCHEDULE")
+CANCEL_TIME_WORD = N_("CANCEL TIME")
