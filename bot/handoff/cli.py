@@ -23,7 +23,7 @@ from bot.handoff.roster import (
 )
 from bot.handoff.routing import RESPONDER_ROLES
 from bot.handoff.schedule import on_call_ids
-from bot.models import Responder, Shift
+from bot.models import Event, Handoff, Responder, Shift
 from bot.services import Services
 
 
@@ -220,6 +220,7 @@ def cmd_oncall(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    register_handoffs(sub)
     responders = sub.add_parser("responders", help="coaches and providers who take handoffs")
     rsub = responders.add_subparsers(dest="responders", required=True)
     add = rsub.add_parser("add", help="add a responder")
@@ -271,3 +272,85 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     oncall = sub.add_parser("oncall", help="who is on call now (or --at a time)")
     oncall.add_argument("--at", help="YYYY-MM-DDTHH:MM in the program time zone")
     oncall.set_defaults(func=cmd_oncall)
+
+
+def _seconds(start: dt.datetime | None, end: dt.datetime | None) -> float | None:
+    return round((end - start).total_seconds(), 1) if start and end else None
+
+
+def handoff_row(handoff: Handoff, responders: dict[int, str]) -> dict[str, object]:
+    """What staff see of a handoff in a listing: no name, number or story."""
+    return {
+        "id": handoff.id,
+        "code": handoff.code,
+        "status": handoff.status,
+        "urgency": handoff.urgency,
+        "pathway": handoff.pathway,
+        "language": handoff.language,
+        "created_at": handoff.created_at.isoformat(),
+        "responder": responders.get(handoff.responder_id or 0),
+        "scheduled_for": handoff.scheduled_for.isoformat() if handoff.scheduled_for else None,
+        "seconds_to_accept": _seconds(handoff.created_at, handoff.accepted_at),
+        "seconds_to_contact": _seconds(handoff.created_at, handoff.connected_at),
+        "outcome": handoff.outcome if handoff.outcome != "asked" else None,
+    }
+
+
+def cmd_handoffs_list(args: argparse.Namespace) -> int:
+    services = _services()
+    with services.sessions() as session:
+        responders = {r.id: r.name for r in session.scalars(select(Responder))}
+        query = select(Handoff).order_by(Handoff.id)
+        if args.status:
+            query = query.where(Handoff.status == args.status)
+        for handoff in session.scalars(query):
+            row = handoff_row(handoff, responders)
+            if args.json:
+                print(json.dumps(row))
+                continue
+            accept = row["seconds_to_accept"]
+            print(
+                f"{handoff.id:>5}  {handoff.code}  {handoff.status:<10} {handoff.urgency:<9} "
+                f"{handoff.pathway:<20} {handoff.language:<7} {row['created_at']}  "
+                f"accepted after: {'-' if accept is None else f'{accept:.0f}s'}"
+            )
+    return 0
+
+
+def cmd_handoffs_show(args: argparse.Namespace) -> int:
+    services = _services()
+    with services.sessions() as session:
+        handoff = session.scalar(select(Handoff).where(Handoff.code == args.code.upper()))
+        if handoff is None:
+            raise RosterError(f"no handoff with code {args.code!r}")
+        responders = {r.id: r.name for r in session.scalars(select(Responder))}
+        row = handoff_row(handoff, responders)
+        events = session.scalars(
+            select(Event).where(Event.handoff_id == handoff.id).order_by(Event.id)
+        ).all()
+        if args.json:
+            row["events"] = [{"kind": e.kind, "at": e.created_at.isoformat()} for e in events]
+            print(json.dumps(row))
+            return 0
+        for key, value in row.items():
+            print(f"{key:>18}: {'-' if value is None else value}")
+        print("            events:")
+        for event in events:
+            print(
+                f"  {event.created_at.astimezone(services.program.tz):%Y-%m-%d %H:%M:%S}  "
+                f"{event.kind}"
+            )
+    return 0
+
+
+def register_handoffs(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    handoffs = sub.add_parser("handoffs", help="handoff requests and their lifecycle")
+    hsub = handoffs.add_subparsers(dest="handoffs", required=True)
+    listing = hsub.add_parser("list", help="list handoffs")
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
+    listing.add_argument("--status", help="only this status, e.g. requested")
+    listing.set_defaults(func=cmd_handoffs_list)
+    show = hsub.add_parser("show", help="one handoff with its timeline")
+    show.add_argument("code")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=cmd_handoffs_show)
