@@ -87,3 +87,15 @@ def test_report_shape_and_language_override(nlu_interpreter: BuiltinInterpreter)
 )
 def test_macro_f1(gold: list[str], predicted: list[str], expected: float) -> None:
     assert macro_f1(gold, predicted) == pytest.approx(expected)
+
+
+def test_crisis_floors_over_every_language(nlu_data_dir: Path, nlu_cache_dir: Path) -> None:
+    """The floors hold over all held-out sets together: recall >= 0.98, FPR <= 0.03."""
+    files = sorted(HELDOUT.glob("*.yml"))
+    languages = [f.stem for f in files]
+    interpreter = BuiltinInterpreter(languages, nlu_data_dir, cache_dir=nlu_cache_dir)
+    report = evaluate(files, interpreter)
+    assert set(report["languages"]) == set(languages) and len(languages) >= 11
+    assert report["crisis"]["recall"] >= 0.98, report["crisis"]["missed"]
+    assert report["crisis"]["false_positive_rate"] <= 0.03
+    assert report["overall"]["accuracy"] >= 0.90
