@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -157,7 +158,17 @@ def _pick_active(
     return None
 
 
-def _with_active(services, session, responder, command, now, action) -> None:  # type: ignore[no-untyped-def]
+HandoffAction = Callable[[Services, Session, Responder, Handoff, dt.datetime], None]
+
+
+def _with_active(
+    services: Services,
+    session: Session,
+    responder: Responder,
+    command: Command,
+    now: dt.datetime,
+    action: HandoffAction,
+) -> None:
     handoff = _pick_active(services, session, responder, command.code, now)
     if handoff is not None:
         action(services, session, responder, handoff, now)
