@@ -1,0 +1,408 @@
+"""Load generator: simulated people complete the intake through signed webhooks.
+
+Runs in its own process against `doorway serve` (started here on a temporary data folder,
+or attached with --url). Each person waits for the reply before the next message.
+
+    python -m bench.load --mode closed --concurrency 32 --duration 20
+    python -m bench.load --mode open --rate 200 --duration 20
+    python -m bench.load --database postgresql+psycopg://postgres@127.0.0.1/bench --mode closed
+
+Writes bench/results/<--out> (default load.json) and prints a summary. Not run by CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import itertools
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from bench.common import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    MESSAGING_SERVICE_SID,
+    SMS_PATH,
+    TELEGRAM_PATH,
+    TELEGRAM_SECRET,
+    DummyProvider,
+    RssSampler,
+    ServerProcess,
+    cpu_seconds,
+    free_port,
+    percentile,
+    require_loopback,
+    server_environment,
+    twilio_signature,
+    write_json,
+)
+
+#: A complete intake (tests/transcripts/01_talk_today_full.yaml): 7 messages to a handoff.
+INTAKE = ("hi", "1", "Sam", "yes", "call me", "Afternoon", "1")
+HOTLINE = "+15550100000"
+#: Warm-up people are numbered from here, far from the measured ones.
+WARMUP = 500_000_000
+
+
+@dataclass
+class Stats:
+    latencies: list[float] = field(default_factory=list)
+    errors: collections.Counter[str] = field(default_factory=collections.Counter)
+    completed: int = 0
+    people_done: int = 0
+    sent: int = 0
+
+
+@dataclass
+class Target:
+    url: str
+    public_url: str
+    telegram_share: float
+    timeout: float
+    #: Added to every person's number, so a warm-up's people are never reused.
+    first_person: int = 0
+    _sids: itertools.count[int] = field(default_factory=itertools.count)
+
+    def sms_request(self, person: int, text: str) -> tuple[str, bytes, dict[str, str]]:
+        sid = "SM" + format(next(self._sids) + (os.getpid() << 40), "032x")
+        params = {
+            "AccountSid": ACCOUNT_SID,
+            "ApiVersion": "2010-04-01",
+            "Body": text,
+            "From": f"+1{2012000000 + person}",
+            "MessageSid": sid,
+            "MessagingServiceSid": MESSAGING_SERVICE_SID,
+            "NumMedia": "0",
+            "SmsMessageSid": sid,
+            "SmsSid": sid,
+            "SmsStatus": "received",
+            "To": HOTLINE,
+        }
+        headers = {
+            "content-type": "application/x-www-form-urlencoded",
+            "x-twilio-signature": twilio_signature(AUTH_TOKEN, self.public_url + SMS_PATH, params),
+        }
+        return SMS_PATH, urlencode(params).encode(), headers
+
+    def telegram_request(self, person: int, text: str) -> tuple[str, bytes, dict[str, str]]:
+        number = next(self._sids)
+        user = {"id": 10_000_000 + person, "is_bot": False, "first_name": "P"}
+        update = {
+            "update_id": number,
+            "message": {
+                "message_id": number,
+                "date": int(time.time()),
+                "chat": {"id": user["id"], "type": "private"},
+                "from": {**user, "language_code": "en"},
+                "text": text,
+            },
+        }
+        headers = {
+            "content-type": "application/json",
+            "x-telegram-bot-api-secret-token": TELEGRAM_SECRET,
+        }
+        return TELEGRAM_PATH, json.dumps(update).encode(), headers
+
+    def uses_telegram(self, person: int) -> bool:
+        return self.telegram_share > 0 and (person % 100) < self.telegram_share * 100
+
+
+async def send_one(
+    client: httpx.AsyncClient, target: Target, person: int, text: str, stats: Stats
+) -> bool:
+    """One message; True when it was answered (TwiML with a reply, or 200 for Telegram)."""
+    person += target.first_person
+    telegram = target.uses_telegram(person)
+    path, body, headers = (
+        target.telegram_request(person, text) if telegram else target.sms_request(person, text)
+    )
+    stats.sent += 1
+    started = time.perf_counter()
+    try:
+        response = await client.post(target.url + path, content=body, headers=headers)
+    except httpx.TimeoutException:
+        stats.errors["timeout"] += 1
+        return False
+    except httpx.HTTPError as exc:
+        stats.errors[type(exc).__name__] += 1
+        return False
+    elapsed = time.perf_counter() - started
+    if response.status_code != 200:
+        stats.errors[f"http_{response.status_code}"] += 1
+        return False
+    if not telegram and b"<Message>" not in response.content:
+        stats.errors["no_reply"] += 1  # answered empty: the reply went to the outbox
+        return False
+    stats.latencies.append(elapsed)
+    stats.completed += 1
+    return True
+
+
+async def person(
+    client: httpx.AsyncClient, target: Target, number: int, stats: Stats, deadline: float
+) -> None:
+    for text in INTAKE:
+        if time.monotonic() >= deadline:
+            return
+        if not await send_one(client, target, number, text, stats):
+            return  # a person whose message failed stops, as a real person might
+    stats.people_done += 1
+
+
+async def closed_loop(
+    target: Target, *, concurrency: int, people: int, duration: float, stats: Stats
+) -> float:
+    """`concurrency` people at a time, each starting as another finishes."""
+    numbers = iter(range(people))
+    deadline = time.monotonic() + duration
+
+    async def lane(client: httpx.AsyncClient) -> None:
+        for number in numbers:
+            if time.monotonic() >= deadline:
+                return
+            await person(client, target, number, stats, deadline)
+
+    started = time.monotonic()
+    async with _client(target, concurrency) as client:
+        await asyncio.gather(*(lane(client) for _ in range(concurrency)))
+    return time.monotonic() - started
+
+
+async def open_loop(
+    target: Target, *, rate: float, people: int, duration: float, stats: Stats, max_open: int
+) -> float:
+    """Messages offered at a fixed `rate` a second whatever the replies do: each tick sends
+    the next message of a person whose previous reply came back, or starts a new person."""
+    ready: collections.deque[tuple[int, int]] = collections.deque()
+    new_people = iter(range(people))
+    in_flight: set[asyncio.Task[None]] = set()
+    deadline = time.monotonic() + duration
+
+    async def step(client: httpx.AsyncClient, number: int, index: int) -> None:
+        if await send_one(client, target, number, INTAKE[index], stats):
+            if index + 1 < len(INTAKE):
+                ready.append((number, index + 1))
+            else:
+                stats.people_done += 1
+
+    started = time.monotonic()
+    async with _client(target, max_open) as client:
+        for tick in itertools.count():
+            due = started + tick / rate
+            if due >= deadline:
+                break
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            if len(in_flight) >= max_open:
+                stats.errors["client_backlog"] += 1  # offered but the client could not send
+                continue
+            if ready:
+                number, index = ready.popleft()
+            else:
+                next_person = next(new_people, None)
+                if next_person is None:
+                    break
+                number, index = next_person, 0
+            task = asyncio.create_task(step(client, number, index))
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
+        if in_flight:
+            await asyncio.wait(in_flight, timeout=target.timeout + 1)
+    return time.monotonic() - started
+
+
+def _client(target: Target, connections: int) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    return httpx.AsyncClient(timeout=target.timeout, limits=limits, trust_env=False)
+
+
+def summary(
+    stats: Stats, elapsed: float, rss: dict[str, int], extra: dict[str, Any]
+) -> dict[str, Any]:
+    lat = stats.latencies
+    return {
+        **extra,
+        "elapsed_seconds": round(elapsed, 2),
+        "sent": stats.sent,
+        "completed": stats.completed,
+        "people_completed_intake": stats.people_done,
+        "messages_per_second": round(stats.completed / elapsed, 1) if elapsed else 0.0,
+        "latency_ms": {
+            "median": round(percentile(lat, 0.5) * 1000, 1),
+            "p95": round(percentile(lat, 0.95) * 1000, 1),
+            "p99": round(percentile(lat, 0.99) * 1000, 1),
+            "max": round(max(lat, default=0.0) * 1000, 1),
+        },
+        "errors": dict(stats.errors),
+        "peak_rss_mb": {name: round(value / 2**20, 1) for name, value in rss.items()},
+    }
+
+
+def print_summary(result: dict[str, Any]) -> None:
+    lat = result["latency_ms"]
+    print(
+        f"{result['mode']:>6} {result.get('offered', ''):>10}  "
+        f"{result['messages_per_second']:>7} msg/s  "
+        f"p50 {lat['median']} ms  p95 {lat['p95']} ms  p99 {lat['p99']} ms  "
+        f"completed {result['completed']}/{result['sent']}  errors {result['errors'] or '-'}  "
+        f"peak RSS {result['peak_rss_mb']}"
+    )
+
+
+async def run(args: argparse.Namespace, target: Target, stats: Stats) -> float:
+    if args.mode == "closed":
+        return await closed_loop(
+            target,
+            concurrency=args.concurrency,
+            people=args.people,
+            duration=args.duration,
+            stats=stats,
+        )
+    return await open_loop(
+        target,
+        rate=args.rate,
+        people=args.people,
+        duration=args.duration,
+        stats=stats,
+        max_open=args.max_open,
+    )
+
+
+def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes] | None:
+    """`doorway worker` (PostgreSQL's separate outbox process), when that command exists."""
+    probe = subprocess.run(
+        [sys.executable, "-m", "bot", "worker", "--help"], env=env, capture_output=True, check=False
+    )
+    if probe.returncode != 0:
+        print("note: `doorway worker` is not available; no outbox process measured")
+        return None
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "bot", "worker"], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", help="attach to a running server (loopback only)")
+    parser.add_argument("--public-url", help="the DOORWAY_PUBLIC_URL of an attached server")
+    parser.add_argument("--database", help="database URL for a started server (default SQLite)")
+    parser.add_argument("--workers", type=int, default=1, help="server processes (PostgreSQL)")
+    parser.add_argument("--outbox-worker", action="store_true", help="start `doorway worker`")
+    parser.add_argument("--mode", choices=("closed", "open"), default="closed")
+    parser.add_argument("--concurrency", type=int, default=32, help="closed loop: people at once")
+    parser.add_argument("--rate", type=float, default=200.0, help="open loop: messages/second")
+    parser.add_argument("--max-open", type=int, default=2000, help="open loop: client cap")
+    parser.add_argument("--people", type=int, default=1_000_000, help="at most this many people")
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds of load (bounded)")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds of load not counted")
+    parser.add_argument("--timeout", type=float, default=15.0, help="per request (Twilio's)")
+    parser.add_argument("--telegram-share", type=float, default=0.0, help="0..1 of people")
+    parser.add_argument("--out", default="load.json")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+
+    result = asyncio_main(args)
+    write_json(args.out, result)
+    print_summary(result)
+    return 0
+
+
+def asyncio_main(
+    args: argparse.Namespace, *, after_prepare: Callable[[dict[str, str]], None] | None = None
+) -> dict[str, Any]:
+    """Start (or attach to) a server, run the load, and return the summary."""
+    args.duration = min(args.duration, 600.0)  # bounded, whatever was asked
+    extra: dict[str, Any] = {
+        "mode": args.mode,
+        "offered": f"{args.rate:g}/s" if args.mode == "open" else f"c={args.concurrency}",
+        "date": time.strftime("%Y-%m-%d"),
+        "cpus": os.cpu_count(),
+        "telegram_share": args.telegram_share,
+    }
+    if args.url:
+        require_loopback(args.url)
+        target = Target(args.url, args.public_url or args.url, args.telegram_share, args.timeout)
+        stats = Stats()
+        elapsed = asyncio.run(run(args, target, stats))
+        return summary(stats, elapsed, {}, {**extra, "server": "attached"})
+
+    with tempfile.TemporaryDirectory(prefix="doorway-bench-") as folder, DummyProvider() as dummy:
+        data = Path(folder)
+        url = args.database or f"sqlite:///{data / 'doorway.sqlite3'}"
+        port = free_port()
+        env = server_environment(
+            data_dir=data,
+            database_url=url,
+            port=port,
+            provider=dummy.base_url,
+            telegram=args.telegram_share > 0,
+        )
+        prepare(env)
+        if after_prepare is not None:
+            after_prepare(env)
+        server = ServerProcess(env, port, workers=args.workers)
+        server.start()
+        worker = start_worker(env, data / "worker.log") if args.outbox_worker else None
+        roots = {"server": server.process.pid}  # type: ignore[union-attr]
+        if worker is not None:
+            roots["worker"] = worker.pid
+        target = Target(server.url, server.url, args.telegram_share, args.timeout)
+        try:
+            if args.warmup > 0:
+                warm = argparse.Namespace(**{**vars(args), "duration": args.warmup})
+                warm_target = Target(
+                    server.url, server.url, args.telegram_share, args.timeout, first_person=WARMUP
+                )
+                asyncio.run(run(warm, warm_target, Stats()))
+            stats = Stats()
+            cpu_before = cpu_seconds(roots["server"])
+            with RssSampler(roots).running() as sampler:
+                elapsed = asyncio.run(run(args, target, stats))
+            # CPU per message is what a shared, noisy machine cannot blur: capacity per core.
+            cpu = cpu_seconds(roots["server"]) - cpu_before
+            extra["server_cpu_ms_per_message"] = (
+                round(cpu / stats.completed * 1000, 2) if stats.completed else None
+            )
+            extra["load_average"] = os.getloadavg()[0]
+            rss = dict(sampler.peaks)
+            rss["total"] = sum(sampler.peaks.values())
+            extra.update(database=url.split(":", 1)[0], workers=args.workers)
+            extra["provider_calls"] = dummy.calls
+            return summary(stats, elapsed, rss, extra)
+        finally:
+            server.stop()
+            if worker is not None:
+                worker.terminate()
+                worker.wait(30)
+
+
+def prepare(env: dict[str, str]) -> None:
+    """Migrate the database the way `doorway db upgrade` does, with the server's settings."""
+    from sqlalchemy import create_engine
+
+    from bot.db import upgrade
+
+    engine = create_engine(env["DOORWAY_DATABASE_URL"])
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

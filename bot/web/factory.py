@@ -1,0 +1,104 @@
+"""The app built from the environment alone, for `uvicorn --factory` and `serve --workers N`.
+
+Each server process calls `app()` itself: uvicorn's workers are fresh interpreters, so the
+services (engine pool, trained models) are built per process, never shared across a fork.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from bot.config import ConfigError, load_settings
+from bot.keys import with_local_keys
+from bot.services import LazyInterpreter, Services, build_services
+from connectors.base import Connector
+
+
+def connectors_for(services: Services) -> list[Connector]:
+    """The web chat, plus SMS and Telegram when their credentials are set."""
+    from bot.web.app import templates
+    from connectors.telegram_cli import telegram_connector
+    from connectors.twilio_settings import load_twilio_settings
+    from connectors.twilio_sms import TwilioSmsConnector
+    from connectors.web_chat import WebChatConnector
+
+    chosen: list[Connector] = [WebChatConnector(services, templates())]
+    twilio = load_twilio_settings()
+    if twilio is not None:
+        chosen.append(TwilioSmsConnector(services, twilio))
+    telegram = telegram_connector(services)
+    if telegram is not None:
+        chosen.append(telegram)
+    return chosen
+
+
+def services_from_environment() -> Services:
+    settings = load_settings()
+    if settings.is_sqlite:
+        settings, _note = with_local_keys(settings)
+    elif not (settings.encryption_keys and settings.index_key):
+        raise ConfigError("DOORWAY_ENCRYPTION_KEYS: required with PostgreSQL")
+    return build_services(settings)
+
+
+def app() -> FastAPI:
+    """One server process: services, connectors, warmed models; disposed on shutdown.
+
+    Migrations are not run here: the parent (`doorway serve`) or `doorway db upgrade` did.
+    """
+    from bot.web.app import create_app
+
+    services = services_from_environment()
+    connectors = connectors_for(services)
+    services.connectors.update({c.name: c for c in connectors})
+    if isinstance(services.interpreter, LazyInterpreter):
+        services.interpreter.warm()  # before the first request, not during it
+    services.detect_crisis("hello", services.program.default_language, None)  # loads lexicon
+    built = create_app(services, connectors)
+    inner = built.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: FastAPI) -> AsyncIterator[None]:
+        async with inner(application):
+            yield
+        # uvicorn has stopped taking requests and finished the in-flight ones by now.
+        services.close()
+
+    built.router.lifespan_context = lifespan
+    return built
+
+
+def serve_workers(host: str, port: int, workers: int) -> int:
+    """Run `workers` server processes on one port (PostgreSQL only; the caller checked).
+
+    Metrics go to a shared multiprocess folder so a scrape of any process sees them all.
+    SIGTERM: uvicorn stops accepting, lets in-flight requests finish (up to the grace period),
+    then each process's lifespan closes its pool.
+    """
+    import os
+    import tempfile
+
+    import uvicorn
+
+    from bot import metrics
+
+    if not os.environ.get(metrics.MULTIPROC_ENV):
+        os.environ[metrics.MULTIPROC_ENV] = tempfile.mkdtemp(prefix="doorway-metrics-")
+    print(f"Doorway is running: http://{host}:{port}/ with {workers} processes")
+    uvicorn.run(
+        "bot.web.factory:app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        timeout_graceful_shutdown=GRACE_SECONDS,
+    )
+    return 0
+
+
+#: Longer than the Twilio reply budget (10 s), so a reply being computed still goes out.
+GRACE_SECONDS = 20
