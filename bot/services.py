@@ -106,6 +106,7 @@ def build_services(
                 rasa_url=settings.rasa_url,
                 rasa_token=settings.rasa_token,
                 cache_dir=settings.data_dir / "nlu-cache",
+                train_elsewhere=True,
             )
         )
     return Services(

@@ -18,6 +18,7 @@ def build_interpreter(
     cache_dir: Path | None = None,
     data_dir: Path | None = None,
     rasa_timeout: float = 1.0,
+    train_elsewhere: bool = False,
 ) -> Interpreter:
     """The interpreter for the enabled languages; Rasa first when `rasa_url` is set.
 
@@ -27,7 +28,9 @@ def build_interpreter(
     """
     from bot.nlu.classifier import BuiltinInterpreter
 
-    builtin = BuiltinInterpreter(languages, data_dir, cache_dir=cache_dir)
+    builtin = BuiltinInterpreter(
+        languages, data_dir, cache_dir=cache_dir, train_elsewhere=train_elsewhere
+    )
     if not rasa_url:
         return builtin
     from bot.nlu.rasa_http import RasaInterpreter

@@ -61,6 +61,42 @@ def _featurizer(language: str, data: NluData) -> Featurizer:
     return Featurizer(language, regexes=data.regexes, lookups=data.lookups)
 
 
+def _missing(languages: Sequence[str], data_dir: Path, cache_dir: Path) -> list[str]:
+    return [
+        code
+        for code in languages
+        if not cache_path(
+            cache_dir, code, cache_key(data_dir / f"{code}.yml", _training_settings())
+        ).is_file()
+    ]
+
+
+def warm_cache_in_child(languages: Sequence[str], data_dir: Path, cache_dir: Path) -> None:
+    """Train missing models in a separate process so the server never imports scikit-learn
+    and SciPy (about 100 MB it would keep for life); it then loads the cached weights.
+    If the child fails, the caller trains in-process as before."""
+    missing = _missing(languages, data_dir, cache_dir)
+    if not missing:
+        return
+    import subprocess
+    import sys
+
+    command = [
+        sys.executable,
+        "-m",
+        "bot.nlu.warm",
+        "--data-dir",
+        str(data_dir),
+        "--cache-dir",
+        str(cache_dir),
+        *missing,
+    ]
+    try:
+        subprocess.run(command, check=True, timeout=600, capture_output=True)  # noqa: S603
+    except (OSError, subprocess.SubprocessError):
+        log.warning("training NLU models in a child process failed; training in-process")
+
+
 class BuiltinInterpreter:
     """Parses messages offline in about a tenth of a millisecond; never raises in `parse`."""
 
@@ -72,6 +108,7 @@ class BuiltinInterpreter:
         cache_dir: Path | None = None,
         threshold: float = DEFAULT_THRESHOLD,
         crisis_threshold: float = DEFAULT_CRISIS_THRESHOLD,
+        train_elsewhere: bool = False,
     ) -> None:
         if data_dir is None:
             from bot.paths import dialogues_dir
@@ -94,6 +131,8 @@ class BuiltinInterpreter:
             enabled = [english]
         # The first enabled language with data serves languages that have none.
         self.default_language = enabled[0]
+        if cache_dir is not None and train_elsewhere:
+            warm_cache_in_child(enabled, data_dir, cache_dir)
         self._models: dict[str, _LanguageModel] = {}
         for code in enabled:
             self._models[code] = self._load(code, data_dir / f"{code}.yml", cache_dir)
