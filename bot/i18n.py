@@ -25,6 +25,12 @@ def N_(message: str) -> str:
     return message
 
 
+# TRANSLATORS: said before a time, e.g. "today, 3:00 PM" / "hoy, 15:00"
+TODAY = N_("today")
+# TRANSLATORS: said before a time, e.g. "tomorrow, 3:00 PM" / "mañana, 15:00" / "明天 15:00"
+TOMORROW = N_("tomorrow")
+
+
 class _SafeParams(dict[str, str]):
     """Leaves an unknown `{field}` as written instead of failing the whole message."""
 
@@ -79,6 +85,27 @@ class Translator:
 
     def number(self, value: float) -> str:
         return format_decimal(value, locale=self.locale)
+
+    def weekday(self, value: dt.datetime, tz: dt.tzinfo) -> str:
+        """The day of the week in the person's time zone, e.g. "jueves", "星期四"."""
+        return format_date(value.astimezone(tz).date(), format="EEEE", locale=self.locale)
+
+    def day_and_time(self, value: dt.datetime, tz: dt.tzinfo, now: dt.datetime) -> str:
+        """A time as people say it: "today, 3:00 PM", "mañana, 15:00", "星期四 15:00", or a
+        date past the coming week. Days are counted in the person's time zone, not UTC."""
+        local = value.astimezone(tz)
+        days = (local.date() - now.astimezone(tz).date()).days
+        if days == 0:
+            day = self.gettext(TODAY)
+        elif days == 1:
+            day = self.gettext(TOMORROW)
+        elif 1 < days < 7:
+            day = self.weekday(value, tz)
+        else:
+            day = format_date(local.date(), format="medium", locale=self.locale)
+        time = format_time(local, format="short", locale=self.locale)
+        pattern = str(self.locale.datetime_formats.get("short", "{1}, {0}"))
+        return pattern.replace("{1}", day).replace("{0}", time)
 
 
 class Catalogs:

@@ -156,3 +156,12 @@ def test_the_runtime_is_pure() -> None:
     second = step(SPEC, state, UserMessage("yes"), NOW)
     assert first == second
     assert state == at("safe_now")
+
+
+def test_a_language_name_as_first_message_welcomes_in_that_language() -> None:
+    from bot.dialogue.runtime import initial_state
+
+    event = UserMessage("español", intent="change_language", confidence=0.95, language="es")
+    state, effects = step(SPEC, initial_state(SPEC), event, NOW)
+    assert effects[0] == SetLanguage("es")
+    assert state.step == "help_kind" and state.status == "active"

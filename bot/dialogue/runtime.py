@@ -120,6 +120,10 @@ def step(
         if not acts_at_once:
             # A greeting or anything else: the welcome and the first question.
             return _enter(spec, replace(state, status="active"), spec.start)
+        if event.intent == "change_language" and event.crisis is None:
+            # "español" as a first message: the welcome, in that language.
+            prefix: list[Effect] = [SetLanguage(event.language)] if event.language else []
+            return _enter(spec, replace(state, status="active"), spec.start, prefix)
         state = replace(state, status="active")
     return _on_message(spec, state, event, translate)
 
