@@ -1,0 +1,1 @@
+"""Follow-up campaigns: timed, respectful check-ins after a Quick Response Team visit."""
