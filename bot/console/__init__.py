@@ -1,0 +1,1 @@
+"""The web console for coaches, supervisors and admins, and the outcomes dashboard."""
