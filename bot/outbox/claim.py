@@ -1,0 +1,63 @@
+"""Claim due jobs for one worker with a lease: SKIP LOCKED on PostgreSQL, BEGIN IMMEDIATE on
+SQLite (one writer at a time), so two workers never hold the same job."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import and_, or_, select, update
+
+from bot.db import transaction
+from bot.models import Message, OutboxJob
+from bot.services import Services
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A job this worker holds until `lease` (the lease also tells a stale claim apart)."""
+
+    job_id: int
+    lease: dt.datetime
+    channel: str | None
+
+
+def claim_jobs(services: Services, *, limit: int, lease_seconds: float) -> list[Claim]:
+    """Take up to `limit` due jobs: pending ones whose time has come, and running ones whose
+    worker's lease ran out (it died mid-job). Each claim counts as an attempt."""
+    now = services.clock()
+    lease = now + dt.timedelta(seconds=lease_seconds)
+    with transaction(services.sessions) as session:
+        due = or_(
+            and_(OutboxJob.status == "pending", OutboxJob.due_at <= now),
+            and_(OutboxJob.status == "running", OutboxJob.claimed_until < now),
+        )
+        ids = list(
+            session.scalars(
+                select(OutboxJob.id)
+                .where(due)
+                .order_by(OutboxJob.due_at, OutboxJob.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        if not ids:
+            return []
+        session.execute(
+            update(OutboxJob)
+            .where(OutboxJob.id.in_(ids))
+            .values(
+                status="running",
+                claimed_until=lease,
+                attempts=OutboxJob.attempts + 1,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        rows = session.execute(
+            select(OutboxJob.id, Message.channel)
+            .join(Message, Message.id == OutboxJob.message_id)
+            .where(OutboxJob.id.in_(ids))
+        )
+        channels = {job_id: channel for job_id, channel in rows}
+    return [Claim(job_id, lease, channels.get(job_id)) for job_id in ids]

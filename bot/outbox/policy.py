@@ -1,0 +1,116 @@
+"""When a message may go: quiet hours in the recipient's time zone, backoff and the rate limit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Callable
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from phonenumbers import timezone as phone_timezone
+
+from bot.config import QuietHours
+
+_MAX_DAYS = 8  # a week and a day always holds the next allowed day
+_MAX_ROUNDS = 16
+
+
+@lru_cache(maxsize=4096)
+def _zone_names(address: str) -> tuple[str, ...]:
+    try:
+        number = phonenumbers.parse(address, None)
+    except phonenumbers.NumberParseException:
+        return ()
+    return tuple(
+        name for name in phone_timezone.time_zones_for_number(number) if name != "Etc/Unknown"
+    )
+
+
+def recipient_zones(address: str, fallback: ZoneInfo) -> tuple[ZoneInfo, ...]:
+    """The time zones a phone number may be in (from its area code); otherwise the program's.
+
+    An area code can span two zones: the caller then honours the window in all of them.
+    """
+    if not address.startswith("+"):
+        return (fallback,)
+    zones = []
+    for name in _zone_names(address):
+        try:
+            zones.append(ZoneInfo(name))
+        except (ZoneInfoNotFoundError, ValueError):
+            continue
+    return tuple(zones) or (fallback,)
+
+
+def in_window(moment: dt.datetime, zone: ZoneInfo, quiet: QuietHours) -> bool:
+    local = moment.astimezone(zone)
+    return local.weekday() in quiet.days and quiet.start <= local.time() < quiet.end
+
+
+def _next_start(moment: dt.datetime, zone: ZoneInfo, quiet: QuietHours) -> dt.datetime:
+    """The earliest time at or after `moment` inside the window in one zone."""
+    if in_window(moment, zone, quiet):
+        return moment
+    local_day = moment.astimezone(zone).date()
+    for offset in range(_MAX_DAYS):
+        day = local_day + dt.timedelta(days=offset)
+        if day.weekday() not in quiet.days:
+            continue
+        start = dt.datetime.combine(day, quiet.start, tzinfo=zone).astimezone(dt.UTC)
+        if start >= moment:
+            return start
+    raise ValueError("quiet hours allow no day of the week")
+
+
+def next_allowed(
+    moment: dt.datetime, zones: tuple[ZoneInfo, ...], quiet: QuietHours
+) -> dt.datetime:
+    """The earliest time at or after `moment` inside the window in every zone (or, when the
+    zones share no window, in the first one)."""
+    candidate = moment
+    for _ in range(_MAX_ROUNDS):
+        later = max(_next_start(candidate, zone, quiet) for zone in zones)
+        if later == candidate:
+            return candidate
+        candidate = later
+    return _next_start(moment, zones[0], quiet)
+
+
+def backoff(
+    attempts: int,
+    *,
+    base: float,
+    cap: float,
+    rng: random.Random,
+    at_least: float | None = None,
+) -> dt.timedelta:
+    """Exponential backoff with jitter: between half and all of base·2^(n-1), capped.
+
+    Jitter spreads retries so a provider outage does not end in a thundering herd.
+    """
+    ceiling = min(cap, base * 2 ** max(0, attempts - 1))
+    delay = rng.uniform(ceiling / 2, ceiling)
+    if at_least is not None:
+        delay = max(delay, at_least)
+    return dt.timedelta(seconds=delay)
+
+
+class SenderPace:
+    """At most `per_second` sends per sender (one channel is one sender), spaced evenly."""
+
+    def __init__(self, per_second: float, clock: Callable[[], dt.datetime]) -> None:
+        self.interval = dt.timedelta(seconds=1 / per_second) if per_second > 0 else None
+        self.clock = clock
+        self._last: dict[str, dt.datetime] = {}
+
+    def wait_needed(self, sender: str) -> float:
+        """Seconds until `sender` may send again (0 when it may now)."""
+        if self.interval is None or sender not in self._last:
+            return 0.0
+        return max(0.0, (self._last[sender] + self.interval - self.clock()).total_seconds())
+
+    def mark(self, sender: str) -> None:
+        """Note a send (tried or done: the provider counted it either way)."""
+        self._last[sender] = self.clock()

@@ -1,0 +1,43 @@
+"""The outbox worker's settings (DOORWAY_OUTBOX_*), with safe defaults."""
+
+from __future__ import annotations
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.config import ConfigError
+
+
+class OutboxSettings(BaseSettings):
+    """How fast, how often and how long the worker tries."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DOORWAY_OUTBOX_", env_file=".env", extra="ignore", env_file_encoding="utf-8"
+    )
+
+    #: Messages per second per sender (channel); 0 turns the limit off.
+    rate_per_second: float = Field(default=1.0, ge=0)
+    #: Tries before a message is given up as failed.
+    max_attempts: int = Field(default=6, ge=1, le=50)
+    #: A claimed job returns to the pool after this long if its worker died.
+    lease_seconds: float = Field(default=60.0, gt=0)
+    batch_size: int = Field(default=10, ge=1, le=500)
+    #: How often an idle worker looks for due jobs (it is also woken when one is queued).
+    poll_seconds: float = Field(default=1.0, gt=0)
+    #: First retry delay; doubled each attempt up to `backoff_cap_seconds`, with jitter.
+    backoff_base_seconds: float = Field(default=5.0, gt=0)
+    backoff_cap_seconds: float = Field(default=900.0, gt=0)
+    #: The longest one send may take before it counts as a transient failure.
+    send_timeout_seconds: float = Field(default=30.0, gt=0)
+    #: Run the worker inside `doorway serve`; unset means "on SQLite only".
+    in_process: bool | None = None
+
+
+def load_outbox_settings(**overrides: object) -> OutboxSettings:
+    """Read the settings; a bad value becomes one line naming the variable."""
+    try:
+        return OutboxSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else "?"
+        raise ConfigError(f"DOORWAY_OUTBOX_{field.upper()}: {error['msg']}") from None

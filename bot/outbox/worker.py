@@ -1,0 +1,282 @@
+"""The outbox worker: claim due jobs, check in the sending transaction that each is still
+allowed, send through the channel's connector, and record what happened."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import datetime as dt
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from typing import Literal
+
+from sqlalchemy.orm import Session
+
+from bot import metrics
+from bot.db import transaction
+from bot.events import record
+from bot.identities import lock_contact
+from bot.messaging import outbound_from_stored
+from bot.models import ChannelIdentity, Message, OutboxJob
+from bot.outbox.claim import Claim, claim_jobs
+from bot.outbox.delivery import mark_unreachable
+from bot.outbox.policy import SenderPace, backoff, next_allowed, recipient_zones
+from bot.outbox.settings import OutboxSettings, load_outbox_settings
+from bot.services import Services
+from connectors.base import Connector, OutboundMessage, SendResult
+
+log = logging.getLogger(__name__)
+
+Outcome = Literal["sent", "retry", "failed", "cancelled", "rescheduled", "lost", "timer"]
+Sleep = Callable[[float], Awaitable[None]]
+#: A timer job's handler runs inside the job's transaction; another module registers it.
+TimerHandler = Callable[[Services, Session, OutboxJob, dt.datetime], None]
+TIMERS: dict[str, TimerHandler] = {}
+
+
+def register_timer(name: str, handler: TimerHandler) -> None:
+    """Let a component (escalation, follow-ups) handle its `kind="timer"` jobs by name."""
+    TIMERS[name] = handler
+
+
+class Worker:
+    """One worker's state across rounds: settings, the pace per sender and the jitter source."""
+
+    def __init__(
+        self,
+        services: Services,
+        settings: OutboxSettings | None = None,
+        *,
+        sleep: Sleep = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.services = services
+        self.settings = settings or load_outbox_settings()
+        self.sleep = sleep
+        # Jitter only spreads retries in time; it needs no cryptographic randomness.
+        self.rng = rng or random.Random()  # noqa: S311
+        self.pace = SenderPace(self.settings.rate_per_second, services.clock)
+
+    def batch_size(self, limit: int | None) -> int:
+        size = limit or self.settings.batch_size
+        rate = self.settings.rate_per_second
+        if rate > 0:
+            # Never claim more than can be sent well inside the lease.
+            size = min(size, max(1, int(rate * self.settings.lease_seconds / 2)))
+        return size
+
+    async def run_once(self, *, limit: int | None = None) -> int:
+        """Handle one batch of due jobs; returns how many were handled."""
+        loop = asyncio.get_running_loop()
+        claims = await asyncio.to_thread(
+            claim_jobs,
+            self.services,
+            limit=self.batch_size(limit),
+            lease_seconds=self.settings.lease_seconds,
+        )
+        for claim in claims:
+            if claim.channel is not None:
+                wait = self.pace.wait_needed(claim.channel)
+                if wait > 0:
+                    await self.sleep(wait)
+            metrics.outbound(claim.channel, await asyncio.to_thread(self.process, claim, loop))
+        return len(claims)
+
+    # --- one job, one transaction ------------------------------------------------------------
+
+    def process(self, claim: Claim, loop: asyncio.AbstractEventLoop) -> Outcome:
+        """Check, send and record in one transaction that holds the person's lock, so a STOP
+        either lands before the check (nothing goes) or waits until the send is recorded."""
+        services = self.services
+        with transaction(services.sessions) as session:
+            job = session.get(OutboxJob, claim.job_id)
+            if job is None:
+                return "lost"
+            identity = session.get(ChannelIdentity, job.identity_id) if job.identity_id else None
+            if identity is not None:
+                lock_contact(session, identity.contact_id)
+                session.refresh(identity)
+            session.refresh(job)
+            now = services.clock()
+            if job.status != "running" or job.claimed_until != claim.lease:
+                return "lost"  # the lease ran out and another worker took it
+            if job.kind == "timer":
+                return self._timer(session, job, now)
+            message = session.get(Message, job.message_id) if job.message_id else None
+            if message is None or identity is None:
+                return _cancel(job, None, now, "nothing to send")
+            session.refresh(message)
+            reason = self._not_allowed(job, message, identity)
+            if reason is not None:
+                return _cancel(job, message, now, reason)
+            if job.scheduled:
+                zones = recipient_zones(identity.address, services.program.tz)
+                allowed = next_allowed(now, zones, services.program.quiet_hours)
+                if allowed > now:
+                    _release(job, allowed, now)
+                    return "rescheduled"
+            connector = services.connectors.get(message.channel)
+            if connector is None:
+                result = SendResult(error_code="channel_off")
+            else:
+                outbound = outbound_from_stored(message, identity.address)
+                result = self._deliver(connector, outbound, loop)
+                self.pace.mark(message.channel)
+            return self._record(session, job, message, identity, result, services.clock())
+
+    @staticmethod
+    def _not_allowed(job: OutboxJob, message: Message, identity: ChannelIdentity) -> str | None:
+        if message.status != "queued" or message.direction != "out":
+            return "no longer wanted"
+        if identity.unreachable:
+            return "unreachable"
+        if identity.opted_out:
+            payload = job.payload or {}
+            # Only the answer to the person's own message (the STOP confirmation, HELP, a
+            # crisis reply) may reach an opted-out address.
+            own_reply = payload.get("reply") and message.reply_to_id is not None
+            if not (payload.get("force") and own_reply):
+                return "opted out"
+        return None
+
+    def _deliver(
+        self, connector: Connector, outbound: OutboundMessage, loop: asyncio.AbstractEventLoop
+    ) -> SendResult:
+        # The send runs on the event loop the connector lives on; this thread waits for it.
+        future = asyncio.run_coroutine_threadsafe(connector.send(outbound), loop)
+        try:
+            return future.result(timeout=self.settings.send_timeout_seconds)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            return SendResult(error_code="timeout")
+        except Exception as exc:
+            # The type only: an exception's text may carry an address or a body.
+            log.warning("outbox: %s raised %s", connector.name, type(exc).__name__)
+            return SendResult(error_code=f"error:{type(exc).__name__}"[:16])
+
+    def _record(
+        self,
+        session: Session,
+        job: OutboxJob,
+        message: Message,
+        identity: ChannelIdentity,
+        result: SendResult,
+        now: dt.datetime,
+    ) -> Outcome:
+        job.claimed_until = None
+        job.updated_at = now
+        message.updated_at = now
+        if result.ok:
+            job.status = "done"
+            job.last_error = None
+            message.status = "sent"
+            message.provider_id = result.provider_id
+            message.error_code = None
+            if result.extra.get("segments", "").isdigit():
+                message.segments = int(result.extra["segments"])
+            record(
+                session,
+                "message_sent",
+                now,
+                contact_id=identity.contact_id,
+                conversation_id=message.conversation_id,
+                channel=message.channel,
+                attempts=job.attempts,
+                scheduled=job.scheduled,
+            )
+            log.info("outbox: job %s sent on %s", job.id, message.channel)
+            return "sent"
+        code = result.error_code or "unknown"
+        message.error_code = code[:16]
+        job.last_error = code[:200]
+        if not result.permanent and job.attempts < self.settings.max_attempts:
+            job.status = "pending"
+            job.due_at = now + backoff(
+                job.attempts,
+                base=self.settings.backoff_base_seconds,
+                cap=self.settings.backoff_cap_seconds,
+                rng=self.rng,
+                at_least=result.retry_after,
+            )
+            log.info("outbox: job %s failed (%s), will retry", job.id, code)
+            return "retry"
+        job.status = "failed"
+        message.status = "failed"
+        record(
+            session,
+            "message_failed",
+            now,
+            contact_id=identity.contact_id,
+            conversation_id=message.conversation_id,
+            channel=message.channel,
+            error_code=code,
+            permanent=result.permanent,
+            attempts=job.attempts,
+        )
+        unreachable = result.extra.get("unreachable")
+        if result.permanent and unreachable:
+            mark_unreachable(session, identity, unreachable, now)
+        log.warning("outbox: job %s failed for good (%s)", job.id, code)
+        return "failed"
+
+    def _timer(self, session: Session, job: OutboxJob, now: dt.datetime) -> Outcome:
+        name = str((job.payload or {}).get("timer", ""))
+        handler = TIMERS.get(name)
+        job.claimed_until = None
+        job.updated_at = now
+        if handler is None:
+            # This process may not have imported the module that owns the timer: retry, so a
+            # worker started without it does not fail every timer for good.
+            log.warning("outbox: job %s has no handler for timer %r", job.id, name)
+            return self._retry_timer(job, now, f"no handler for timer {name!r}")
+        try:
+            with session.begin_nested():  # a failing handler leaves no half-done changes
+                handler(self.services, session, job, now)
+        except Exception as exc:
+            log.warning("outbox: timer job %s raised %s", job.id, type(exc).__name__)
+            return self._retry_timer(job, now, f"error:{type(exc).__name__}")
+        job.status = "done"
+        job.last_error = None
+        return "timer"
+
+    def _retry_timer(self, job: OutboxJob, now: dt.datetime, error: str) -> Outcome:
+        job.last_error = error[:200]
+        if job.attempts >= self.settings.max_attempts:
+            job.status = "failed"
+            return "failed"
+        job.status = "pending"
+        job.due_at = now + backoff(
+            job.attempts,
+            base=self.settings.backoff_base_seconds,
+            cap=self.settings.backoff_cap_seconds,
+            rng=self.rng,
+        )
+        return "retry"
+
+
+def _cancel(job: OutboxJob, message: Message | None, now: dt.datetime, reason: str) -> Outcome:
+    job.status = "cancelled"
+    job.claimed_until = None
+    job.last_error = reason
+    job.updated_at = now
+    if message is not None and message.status == "queued":
+        message.status = "cancelled"
+        message.updated_at = now
+    return "cancelled"
+
+
+def _release(job: OutboxJob, due_at: dt.datetime, now: dt.datetime) -> None:
+    """Put a job back for later; waiting for allowed hours is not a failed attempt."""
+    job.status = "pending"
+    job.due_at = due_at
+    job.claimed_until = None
+    job.attempts = max(0, job.attempts - 1)
+    job.updated_at = now
+
+
+async def run_once(
+    services: Services, *, limit: int | None = None, settings: OutboxSettings | None = None
+) -> int:
+    """One round with a fresh worker (the CLI's `--once`, tests); returns jobs handled."""
+    return await Worker(services, settings).run_once(limit=limit)

@@ -1,0 +1,259 @@
+"""SMS through Twilio: signed webhooks in (replies as TwiML), the REST API out, statuses back."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from typing import ClassVar
+from urllib.parse import parse_qsl
+
+import phonenumbers
+from fastapi import APIRouter, HTTPException, Request, Response
+from sqlalchemy import update
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+from twilio.twiml.messaging_response import MessagingResponse
+
+from bot.conversations import ReceiveResult, receive
+from bot.db import transaction
+from bot.models import Message
+from bot.outbox.delivery import queue_stored_replies, record_status
+from bot.services import Services
+from bot.sms.gsm7 import replace_lookalikes
+from bot.sms.segments import MAX_BODY, count_segments, split_text
+from connectors.base import (
+    Capabilities,
+    Connector,
+    InboundMessage,
+    OutboundMessage,
+    SendResult,
+    render_text,
+)
+from connectors.twilio_client import UNREACHABLE, build_client, result_from_error
+from connectors.twilio_settings import TwilioSettings
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "sms"
+INBOUND_PATH = "/webhooks/twilio/sms"
+STATUS_PATH = "/webhooks/twilio/status"
+#: Twilio's largest SMS form (1,600 characters, percent-encoded, plus ten media URLs) is
+#: well under this; anything bigger is not from Twilio.
+MAX_WEBHOOK_BODY = 32 * 1024
+OPT_OUT_TYPES = frozenset({"STOP", "START", "HELP"})
+FAILED_STATUSES = frozenset({"failed", "undelivered"})
+
+
+class TwilioSmsConnector(Connector):
+    """Holds a twilio `Client`; every webhook is authenticated before it is read."""
+
+    name: ClassVar[str] = CHANNEL
+    REDACT: ClassVar[tuple[str, ...]] = (
+        "From",
+        "To",
+        "Body",
+        "MediaUrl*",
+        "X-Twilio-Signature",
+        "TWILIO_AUTH_TOKEN",
+    )
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        buttons=False, max_length=MAX_BODY, reply_in_response=True
+    )
+
+    def __init__(
+        self, services: Services, settings: TwilioSettings, *, client: Client | None = None
+    ) -> None:
+        self.services = services
+        self.settings = settings
+        self.client = client or build_client(settings)
+        self.validator = RequestValidator(settings.auth_token.get_secret_value())
+        self.public_url = services.settings.public_url
+        self._late: set[asyncio.Future[ReceiveResult]] = set()
+        self._handing_over: set[asyncio.Task[int]] = set()
+
+    # --- text ------------------------------------------------------------------------------
+
+    def parts(self, message: OutboundMessage) -> list[str]:
+        """The texts one message goes out as: choices as numbered lines, look-alikes swapped
+        for GSM-7 (so a curly apostrophe does not double the price), at most 1,600 each."""
+        text = render_text(message)
+        if self.settings.smart_encoding:
+            text = replace_lookalikes(text)
+        return split_text(text, MAX_BODY)
+
+    # --- outbound ----------------------------------------------------------------------------
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        provider_id: str | None = None
+        segments = 0
+        for part in self.parts(message):
+            # The SDK is blocking: it runs in a thread, never on the event loop.
+            result = await asyncio.to_thread(self._create, message.address, part)
+            if not result.ok:
+                return result
+            provider_id = provider_id or result.provider_id
+            segments += count_segments(part)
+        return SendResult(provider_id=provider_id, extra={"segments": str(segments)})
+
+    def _create(self, to: str, body: str) -> SendResult:
+        sender = (
+            {"messaging_service_sid": self.settings.messaging_service_sid}
+            if self.settings.messaging_service_sid
+            else {"from_": self.settings.from_number}
+        )
+        try:
+            created = self.client.messages.create(
+                to=to, body=body, status_callback=self.public_url + STATUS_PATH, **sender
+            )
+        except Exception as exc:
+            # Twilio errors and timeouts become codes; anything else is re-raised.
+            return result_from_error(exc)
+        return SendResult(provider_id=str(created.sid))
+
+    # --- webhooks ----------------------------------------------------------------------------
+
+    def routes(self) -> APIRouter:
+        router = APIRouter()
+
+        @router.post(INBOUND_PATH, include_in_schema=False)
+        async def inbound(request: Request) -> Response:
+            params = await self.verified_form(request)
+            message = self.parse_inbound(params)
+            replies = await self.reply_within_budget(message)
+            return Response(self.twiml(replies), media_type="application/xml")
+
+        @router.post(STATUS_PATH, include_in_schema=False)
+        async def status(request: Request) -> Response:
+            params = await self.verified_form(request)
+            await self.record_status(params)
+            # Always 200: a status Twilio cannot place would otherwise be retried forever.
+            return Response(status_code=200)
+
+        return router
+
+    async def verified_form(self, request: Request) -> dict[str, str]:
+        """The form, only if Twilio signed it for our account; 413 / 403 otherwise."""
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_WEBHOOK_BODY:
+            raise HTTPException(413, detail=f"the body is over {MAX_WEBHOOK_BODY} bytes")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_WEBHOOK_BODY:
+                raise HTTPException(413, detail=f"the body is over {MAX_WEBHOOK_BODY} bytes")
+        params = dict(parse_qsl(body.decode("latin-1"), keep_blank_values=True, errors="replace"))
+        signature = request.headers.get("x-twilio-signature", "")
+        url = self.public_url + request.url.path
+        if request.url.query:
+            url += "?" + request.url.query
+        if not signature or not self.validator.validate(url, params, signature):
+            raise HTTPException(403, detail="the request is not signed by Twilio")
+        if not hmac.compare_digest(params.get("AccountSid", ""), self.settings.account_sid):
+            raise HTTPException(403, detail="the request is for another Twilio account")
+        return params
+
+    def parse_inbound(self, params: dict[str, str]) -> InboundMessage:
+        sid = params.get("MessageSid") or params.get("SmsSid") or ""
+        if not sid:
+            raise HTTPException(400, detail="MessageSid: missing")
+        opt_out = params.get("OptOutType", "").strip().upper()
+        media = params.get("NumMedia", "0")
+        return InboundMessage(
+            channel=CHANNEL,
+            address=normalise_number(params.get("From", "")),
+            text=params.get("Body", ""),
+            provider_id=sid,
+            received_at=self.services.clock(),
+            # Media is counted, never fetched or stored.
+            media_count=int(media) if media.isdigit() else 0,
+            provider_opt_out=(
+                opt_out if self.settings.advanced_opt_out and opt_out in OPT_OUT_TYPES else None
+            ),
+        )
+
+    async def reply_within_budget(self, message: InboundMessage) -> list[OutboundMessage]:
+        """Replies for this response, or none if they take longer than the budget: those then
+        go through the outbox when ready, so Twilio's timeout never loses them."""
+        future = asyncio.ensure_future(asyncio.to_thread(self._receive, message))
+        done, _ = await asyncio.wait({future}, timeout=self.settings.reply_budget_seconds)
+        if future in done:
+            return list(future.result().replies)
+        log.warning("twilio: reply over budget; it will go through the outbox")
+        self._late.add(future)
+        future.add_done_callback(self._hand_to_outbox)
+        return []
+
+    def _receive(self, message: InboundMessage) -> ReceiveResult:
+        result = receive(self.services, message, reply_inline=True)
+        if not result.duplicate and result.replies:
+            self._store_segments(result.replies)
+        return result
+
+    def _store_segments(self, replies: tuple[OutboundMessage, ...]) -> None:
+        counts = {
+            reply.message_id: sum(count_segments(part) for part in self.parts(reply))
+            for reply in replies
+            if reply.message_id is not None
+        }
+        with transaction(self.services.sessions) as session:
+            for message_id, segments in counts.items():
+                session.execute(
+                    update(Message).where(Message.id == message_id).values(segments=segments)
+                )
+
+    def _hand_to_outbox(self, future: asyncio.Future[ReceiveResult]) -> None:
+        self._late.discard(future)
+        if future.cancelled() or future.exception() is not None:
+            log.error("twilio: a late reply failed; the message was rolled back")
+            return
+        ids = [r.message_id for r in future.result().replies if r.message_id is not None]
+        if not ids:
+            return
+        task = asyncio.ensure_future(asyncio.to_thread(queue_stored_replies, self.services, ids))
+        self._handing_over.add(task)
+        task.add_done_callback(self._handing_over.discard)
+
+    def twiml(self, replies: list[OutboundMessage]) -> str:
+        response = MessagingResponse()
+        for reply in replies:
+            for part in self.parts(reply):
+                response.message(part)
+        return str(response)
+
+    async def record_status(self, params: dict[str, str]) -> None:
+        sid = params.get("MessageSid", "")
+        status = params.get("MessageStatus", "").lower()
+        error_code = params.get("ErrorCode") or None
+        reason = UNREACHABLE.get(error_code or "") if status in FAILED_STATUSES else None
+        found = bool(sid) and await asyncio.to_thread(
+            record_status,
+            self.services,
+            channel=CHANNEL,
+            provider_id=sid,
+            status=status,
+            error_code=error_code,
+            unreachable_reason=reason,
+        )
+        if not found:
+            # The sid and status only: never the numbers or the body.
+            log.info("twilio: status %s for an unknown message %s", status, sid[:34])
+
+
+def normalise_number(raw: str) -> str:
+    """A sender's number in E.164; 400 with the reason when it is not a phone number."""
+    try:
+        number = phonenumbers.parse(raw.strip(), None)
+    except phonenumbers.NumberParseException as exc:
+        raise HTTPException(400, detail=f"From: not a phone number ({exc.error_type})") from None
+    if not phonenumbers.is_possible_number(number):
+        raise HTTPException(400, detail="From: not a possible phone number")
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+def twilio_connector(services: Services) -> TwilioSmsConnector | None:
+    """The connector when TWILIO_* is set (a wrong value stops start-up), else None."""
+    from connectors.twilio_settings import load_twilio_settings
+
+    settings = load_twilio_settings()
+    return None if settings is None else TwilioSmsConnector(services, settings)

@@ -1,0 +1,47 @@
+"""`doorway worker --once`, `doorway outbox status` and `dialogues check --segments`, run as
+real subprocesses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.test_cli import run
+
+
+def test_outbox_status_on_a_fresh_database(tmp_path: Path) -> None:
+    result = run(["outbox", "status", "--json"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {
+        "queued": 0,
+        "due": 0,
+        "running": 0,
+        "failed": 0,
+        "lag_seconds": 0.0,
+    }
+
+
+def test_worker_once_with_nothing_to_do(tmp_path: Path) -> None:
+    result = run(["worker", "--once"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "Handled 0 outbox jobs."
+
+
+def test_a_half_configured_twilio_names_the_missing_variable(tmp_path: Path) -> None:
+    result = run(["worker", "--once"], tmp_path, TWILIO_ACCOUNT_SID="AC" + "a1" * 16)
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip() == "doorway: TWILIO_AUTH_TOKEN: not set (needed for the SMS channel)"
+    )
+
+
+def test_dialogues_check_segments_lists_every_text(tmp_path: Path) -> None:
+    result = run(["dialogues", "check", "--segments"], tmp_path)
+    lines = result.stdout.strip().splitlines()
+    english = [line for line in lines if line[2:].startswith("en ")]
+    assert any("GSM-7" in line for line in english)
+    assert any("You are unsubscribed" in line for line in english)
+    flagged = [line for line in lines if line.startswith("!")]
+    assert all(line[2:].startswith("en ") for line in flagged)
+    assert result.returncode == (1 if flagged else 0)
+    assert lines[-1].endswith(f"{len(flagged)} English texts over 2 segments")
