@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import json
+import importlib
 import sys
 from collections.abc import Callable, Sequence
-
-from sqlalchemy import select
 
 from bot.config import ConfigError, Settings, load_program, load_settings
 from bot.crypto import generate_encryption_key, generate_index_key
 from bot.db import upgrade
+from bot.dialogue.lint import run_language_checks
 from bot.dialogue.loader import load_all, texts
+from bot.errors import UserError
 from bot.keys import with_local_keys
-from bot.models import Handoff
+from bot.logs import configure_logging
 from bot.paths import dialogues_dir
 from bot.services import Services, build_services
 
@@ -34,19 +34,20 @@ def _services(settings: Settings, *, announce: Callable[[str], None] | None = No
     return build_services(settings)
 
 
+def command_services() -> Services:
+    """Services for a management command, on a migrated database."""
+    services = _services(_settings())
+    upgrade(services.engine)
+    return services
+
+
 def channel_status() -> list[str]:
     """One line per optional channel saying whether it is on, and if not, what is missing."""
-    import os
+    from connectors.telegram_cli import status_line
+    from connectors.twilio_settings import status_line as sms_status_line
 
-    lines = []
-    if os.environ.get("TWILIO_ACCOUNT_SID") and os.environ.get("TWILIO_AUTH_TOKEN"):
-        lines.append("SMS (Twilio): on")
-    else:
-        lines.append("SMS (Twilio): off (TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN not set)")
-    if os.environ.get("TELEGRAM_BOT_TOKEN"):
-        lines.append("Telegram: on")
-    else:
-        lines.append("Telegram: off (TELEGRAM_BOT_TOKEN not set)")
+    lines = [sms_status_line()]
+    lines.append(status_line())  # reads TELEGRAM_* the way the connector does (.env too)
     return lines
 
 
@@ -63,7 +64,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"Program: {services.program.organisation} ({settings.program_path})")
     if added:
         print(f"Seeded {added} demo coaches with on-call shifts covering every hour.")
-    return _run_server(services, args.host, args.port)
+    return _run_server(services, args.host, args.port, telegram_polling=args.telegram_polling)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -72,21 +73,60 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise ConfigError(
             "DOORWAY_ENCRYPTION_KEYS: required with PostgreSQL (`doorway keys generate`)"
         )
+    if args.workers > 1 and (settings.is_sqlite or args.telegram_polling):
+        raise ConfigError(
+            "--workers: more than one server process needs PostgreSQL (DOORWAY_DATABASE_URL) "
+            "and webhooks, not --telegram-polling; SQLite serves from one process"
+        )
     services = _services(settings, announce=print)
     upgrade(services.engine)
-    return _run_server(services, args.host, args.port)
+    if args.workers > 1:
+        from bot.web.factory import serve_workers
+
+        services.close()  # each worker process builds its own
+        return serve_workers(args.host, args.port, args.workers)
+    return _run_server(services, args.host, args.port, telegram_polling=args.telegram_polling)
 
 
-def _run_server(services: Services, host: str, port: int) -> int:
+def _run_server(services: Services, host: str, port: int, *, telegram_polling: bool) -> int:
+    import asyncio
+
     import uvicorn
 
-    from bot.web.app import create_app
+    from bot.outbox import BackgroundWorker, load_outbox_settings
+    from bot.services import LazyInterpreter
+    from bot.web.app import create_app, templates
+    from connectors.base import Connector
+    from connectors.telegram_cli import serve_with_polling, telegram_connector
+    from connectors.twilio_sms import twilio_connector
+    from connectors.web_chat import WebChatConnector
+
+    telegram = telegram_connector(services, polling=telegram_polling)
+    connectors: list[Connector] = [WebChatConnector(services, templates())]
+    if telegram is not None:
+        connectors.append(telegram)
+    sms = twilio_connector(services)
+    if sms is not None:
+        connectors.append(sms)
+    services.connectors.update({c.name: c for c in connectors})
+    outbox = load_outbox_settings()
+    in_process = services.settings.is_sqlite if outbox.in_process is None else outbox.in_process
+    worker = BackgroundWorker(services, outbox) if in_process else None
+
+    if isinstance(services.interpreter, LazyInterpreter):
+        services.interpreter.warm()
 
     for line in channel_status():
         print(line)
+    print("Outbox worker: " + ("in this process" if worker else "off here (run `doorway worker`)"))
     print(f"Doorway is running: http://{host}:{port}/  (Ctrl-C to stop)")
     sys.stdout.flush()
-    uvicorn.run(create_app(services), host=host, port=port, log_level="warning")
+    app = create_app(services, connectors, worker=worker)
+    if telegram is not None and telegram_polling:
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning")
+        asyncio.run(serve_with_polling(uvicorn.Server(config), telegram))
+    else:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
     return 0
 
 
@@ -112,6 +152,10 @@ def cmd_db_upgrade(_args: argparse.Namespace) -> int:
 
 
 def cmd_dialogues_check(args: argparse.Namespace) -> int:
+    if args.segments:
+        from bot.sms.report import segment_check
+
+        return segment_check(load_program(_settings().program_path))
     folder = dialogues_dir()
     specs, problems = load_all(folder)
     program_problem = None
@@ -123,36 +167,14 @@ def cmd_dialogues_check(args: argparse.Namespace) -> int:
         print(program_problem)
     for problem in problems:
         print(problem)
-    if problems or program_problem:
+    language_problems = run_language_checks(specs, folder)
+    for language_problem in language_problems:
+        print(language_problem)
+    if problems or program_problem or language_problems:
         return 1
     steps = sum(len(s.steps) for s in specs.values())
     strings = sum(len(texts(s)) for s in specs.values())
     print(f"OK: {len(specs)} dialogues, {steps} steps, {strings} strings")
-    return 0
-
-
-def cmd_handoffs_list(args: argparse.Namespace) -> int:
-    settings = _settings()
-    services = _services(settings)
-    with services.sessions() as session:
-        rows = session.scalars(select(Handoff).order_by(Handoff.id)).all()
-        for handoff in rows:
-            item = {
-                "id": handoff.id,
-                "code": handoff.code,
-                "status": handoff.status,
-                "urgency": handoff.urgency,
-                "pathway": handoff.pathway,
-                "language": handoff.language,
-                "created_at": handoff.created_at.isoformat(),
-            }
-            if args.json:
-                print(json.dumps(item))
-            else:
-                print(
-                    f"{item['id']:>5}  {item['code']}  {item['status']:<10} {item['urgency']:<9} "
-                    f"{item['pathway']:<20} {item['language']:<6} {item['created_at']}"
-                )
     return 0
 
 
@@ -174,7 +196,15 @@ def build_parser() -> argparse.ArgumentParser:
         command = sub.add_parser(name, help=help_text)
         command.add_argument("--host", default="127.0.0.1")
         command.add_argument("--port", type=int, default=8000)
+        command.add_argument(
+            "--telegram-polling",
+            action="store_true",
+            help="fetch Telegram updates by long polling (local development, no webhook)",
+        )
         command.set_defaults(func=handler)
+    sub.choices["serve"].add_argument(
+        "--workers", type=int, default=1, help="server processes (more than 1 needs PostgreSQL)"
+    )
 
     chat = sub.add_parser("chat", help="talk to the bot in the terminal (reads stdin)")
     chat.add_argument("--address", default="terminal", help="who you are (any text)")
@@ -188,14 +218,13 @@ def build_parser() -> argparse.ArgumentParser:
         dest="dialogues", required=True
     )
     check = dialogues.add_parser("check", help="validate every flow")
-    check.set_defaults(func=cmd_dialogues_check)
-
-    handoffs = sub.add_parser("handoffs", help="handoff tools").add_subparsers(
-        dest="handoffs", required=True
+    check.add_argument(
+        "--segments",
+        action="store_true",
+        help="list every outbound text per locale with its SMS encoding and segments "
+        "(exit 1 if an English text is over 2 segments)",
     )
-    listing = handoffs.add_parser("list", help="list handoffs")
-    listing.add_argument("--json", action="store_true", help="one JSON object per line")
-    listing.set_defaults(func=cmd_handoffs_list)
+    check.set_defaults(func=cmd_dialogues_check)
 
     keys = sub.add_parser("keys", help="encryption keys").add_subparsers(dest="keys", required=True)
     keys.add_parser("generate", help="print new keys").set_defaults(func=cmd_keys_generate)
@@ -204,11 +233,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _register_optional(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Components that own their commands add them here."""
-    from bot.nlu import cli as nlu_cli
+#: Components that own their commands: each module has `register(subparsers)`.
+COMMAND_MODULES = (
+    "bot.nlu.cli",
+    "bot.outbox.cli",  # worker, outbox
+    "bot.privacy_commands",  # keys rotate, purge, contacts
+    "bot.handoff.cli",  # responders, shifts, oncall, handoffs
+    "bot.referrals",
+    "bot.responder_links",  # after bot.handoff.cli: joins its `responders` group
+    "connectors.telegram_cli",
+    "bot.i18n_cli",
+    "bot.followup.cli",  # followup, teams
+    "bot.console.users",
+    "bot.console.report",
+)
 
-    nlu_cli.register(sub)
+
+def _register_optional(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -216,8 +259,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler: Handler = args.func
     try:
+        configure_logging(_settings().log_format)
         return handler(args)
-    except ConfigError as exc:
+    except UserError as exc:
         print(f"doorway: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

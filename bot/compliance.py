@@ -8,6 +8,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bot.events import record
+from bot.followup.stops import stop_for_identity
 from bot.i18n import N_
 from bot.models import ChannelIdentity, Conversation, OutboxJob
 
@@ -51,6 +52,7 @@ def opt_out(
         )
         .values(status="cancelled", updated_at=now, last_error="opted out")
     )
+    stop_for_identity(session, identity.id, "opt_out", now)  # no more check-ins, ever
     if not already:
         record(
             session,

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import UserError
+from bot.followup.settings import FollowupSettings
 from bot.paths import dialogues_dir
 
 
@@ -115,6 +116,7 @@ class HandoffSettings(_Strict):
     offer_mode: Literal["sequential", "broadcast"] = "sequential"
     offer_timeout_minutes: int = Field(default=5, ge=1, le=120)
     broadcast_size: int = Field(default=3, ge=1, le=50)
+    max_checkins: int = Field(default=2, ge=1, le=10)
 
 
 class Program(_Strict):
@@ -131,6 +133,7 @@ class Program(_Strict):
     quiet_hours: QuietHours = QuietHours()
     crisis: CrisisResources = CrisisResources()
     handoff: HandoffSettings = HandoffSettings()
+    followup: FollowupSettings = FollowupSettings()
     retention_days: int = Field(default=90, ge=1)
     consent_version: str = "2026-01"
 

@@ -12,7 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot import compliance
+from bot import compliance, metrics
+from bot.console import satisfaction
 from bot.db import transaction
 from bot.dialogue.effects import (
     Alert,
@@ -24,18 +25,44 @@ from bot.dialogue.effects import (
     Say,
     SetLanguage,
 )
-from bot.dialogue.runtime import DialogueState, UserMessage, initial_state, step
+from bot.dialogue.matching import fold
+from bot.dialogue.runtime import (
+    GLOBAL_INTENT_MIN_CONFIDENCE,
+    MSG_CONSENT_WITHDRAWN,
+    WITHDRAW_WORD,
+    DialogueState,
+    UserMessage,
+    initial_state,
+    step,
+)
 from bot.dialogue.spec import DialogueSpec
 from bot.events import record
-from bot.handoffs import request_handoff
+from bot.followup.replies import (
+    FOLLOWUP,
+    FollowupReply,
+    after_followup_turn,
+    answering_state,
+    followup_reply,
+    followup_started,
+)
+from bot.handoff import booking, coach, relay
+from bot.handoff import texts as handoff_texts
+from bot.handoff.coach import responder_for
+from bot.handoff.offers import schedule_routing
+from bot.handoffs import open_handoff, request_handoff
 from bot.i18n import N_, Translator, fill
 from bot.identities import find_or_create_identity, lock_contact
-from bot.models import ChannelIdentity, Consent, Contact, Conversation, Message, OutboxJob
+from bot.language_choice import LanguageChoice, choose_language, dialogue_parse, language_notes
+from bot.messaging import outbound_from_stored, queue_outbound, stored_replies
+from bot.models import ChannelIdentity, Consent, Contact, Conversation, Message
 from bot.nlu.base import Parse
+from bot.ratelimit import MSG_SLOW_DOWN, Verdict
+from bot.referrals import DEFAULT_PATHWAY
+from bot.referrals import resolve as resolve_referral
 from bot.render import program_params, render
 from bot.safety.keywords import classify_keyword, is_opt_in
 from bot.services import Services
-from connectors.base import InboundMessage, OutboundChoice, OutboundMessage
+from connectors.base import InboundMessage, OutboundMessage
 
 INTAKE = "intake"
 MAX_STORED_CHARS = 4000
@@ -44,6 +71,12 @@ MSG_MEDIA_ONLY = N_(
     "Thank you for sending this. I can only read text messages, so please write to me in words."
 )
 MSG_EMPTY = N_("I'm here. Write a few words about what you need, or reply HELP.")
+#: What a provider's own keyword handling (Twilio's OptOutType) means here.
+PROVIDER_KEYWORDS: dict[str, Literal["stop", "start", "help"]] = {
+    "STOP": "stop",
+    "START": "start",
+    "HELP": "help",
+}
 #: A message within this time after the end continues the ended conversation.
 RESUME_ENDED_WITHIN = dt.timedelta(days=7)
 
@@ -76,7 +109,9 @@ def receive(services: Services, inbound: InboundMessage, *, reply_inline: bool) 
     for attempt in range(3):
         try:
             with transaction(services.sessions) as session:
-                return _receive(services, session, inbound, text, now, reply_inline)
+                result = _receive(services, session, inbound, text, now, reply_inline)
+            metrics.inbound(inbound.channel, "duplicate" if result.duplicate else "handled")
+            return result
         except IntegrityError:
             # A concurrent copy of the same provider message won the insert: replay it.
             if attempt == 2:
@@ -109,7 +144,25 @@ def _receive(
                 duplicate=True,
                 conversation_id=earlier.conversation_id,
             )
+    responder = responder_for(session, services.vault, identity, contact)
+    if responder is not None and classify_keyword(text) is None:
+        # A responder's own channel: offers, relay and outcomes, never the intake.
+        session.add(
+            Message(
+                identity_id=identity.id,
+                direction="in",
+                channel=inbound.channel,
+                provider_id=inbound.provider_id,
+                body=text,
+                status="received",
+                created_at=now,
+            )
+        )
+        session.flush()
+        coach.handle(services, session, responder, text, now)
+        return ReceiveResult(replies=())
     conversation = current_conversation(session, contact.id, now)
+    followup = followup_reply(session, contact.id, conversation, now)
     message = Message(
         conversation_id=conversation.id if conversation else None,
         identity_id=identity.id,
@@ -125,6 +178,7 @@ def _receive(
     identity.last_inbound_at = now
     session.flush()
     turn = Turn(services, session, identity, contact, conversation, message, now, reply_inline)
+    turn.followup = followup
     turn.handle(text, inbound)
     return ReceiveResult(replies=tuple(turn.replies), conversation_id=turn.conversation_id)
 
@@ -160,6 +214,8 @@ class Turn:
     now: dt.datetime
     reply_inline: bool
     replies: list[OutboundMessage] = field(default_factory=list)
+    #: Set when the message answers a follow-up check-in: it starts a follow-up conversation.
+    followup: FollowupReply | None = None
 
     @property
     def conversation_id(self) -> int | None:
@@ -170,7 +226,7 @@ class Turn:
     def handle(self, text: str, inbound: InboundMessage) -> None:
         keyword = classify_keyword(text) if text else None
         if keyword is None and inbound.provider_opt_out:
-            keyword = inbound.provider_opt_out.lower()
+            keyword = PROVIDER_KEYWORDS.get(inbound.provider_opt_out.upper())
         if keyword == "stop":
             self.stop(via="keyword", provider_answered=bool(inbound.provider_opt_out))
             return
@@ -182,6 +238,8 @@ class Turn:
             return
 
         language = self.language(inbound.language_hint)
+        choice = self.choose_language(text, inbound.language_hint) if text else None
+        language = choice.language if choice else language
         parse = self.services.interpreter.parse(text[:MAX_PARSED_CHARS], language) if text else None
         crisis = self.services.detect_crisis(text, language, parse) if text else None
 
@@ -198,10 +256,90 @@ class Turn:
             if crisis is not None:
                 self.run_dialogue(text, parse, crisis, language, force_deliver=True)
             return
+        if crisis is None:
+            # A flood from one address is slowed (stored, one note, then quiet); a crisis
+            # message is always answered.
+            verdict = self.services.inbound_limiter.check(self.identity.id, self.now)
+            if verdict is not Verdict.ANSWER:
+                record(
+                    self.session,
+                    "inbound_rate_limited",
+                    self.now,
+                    contact_id=self.contact.id,
+                    channel=self.identity.channel,
+                    noted=verdict is Verdict.NOTE,
+                )
+                if verdict is Verdict.NOTE:
+                    self.say_plain(MSG_SLOW_DOWN)
+                return
         if not text:
             self.say_plain(MSG_MEDIA_ONLY if inbound.media_count else MSG_EMPTY)
             return
-        self.run_dialogue(text, parse, crisis, language, referral=inbound.referral_code)
+        if crisis is None and satisfaction.answer(
+            self.services, self.session, self.contact.id, text, self.now
+        ):
+            return  # a 1-5 answer to the question asked after a completed handoff
+        if self.conversation is not None and self.conversation.status in ("relay", "booking"):
+            self.relay(text, parse, crisis, language)
+            return
+        assert choice is not None
+        enabled = self.services.program.languages
+        parse, language = dialogue_parse(
+            choice, parse, first=self.conversation is None, enabled=enabled
+        )
+        if choice.chosen:
+            self.contact.language = language
+        lead, trail = language_notes(choice, enabled=enabled)
+        self.run_dialogue(
+            text, parse, crisis, language, referral=inbound.referral_code, notes=(lead, trail)
+        )
+
+    def relay(self, text: str, parse: Parse | None, crisis: str | None, language: str) -> None:
+        """A responder is talking with this person: the bot steps back, except for a crisis
+        (answered at once) and a withdrawal of consent (recorded, the responder told)."""
+        assert self.conversation is not None
+        if crisis is not None:
+            self.run_dialogue(text, parse, crisis, language)
+            self.conversation.status = "relay"
+        withdraw_words = {fold(WITHDRAW_WORD), fold(self.translator().gettext(WITHDRAW_WORD))}
+        if fold(text) in withdraw_words or (
+            parse is not None
+            and parse.intent == "withdraw_consent"
+            and parse.confidence >= GLOBAL_INTENT_MIN_CONFIDENCE
+        ):
+            self.record_consent(RecordConsent(granted=False, withdrawn=True))
+            self.say(Say(MSG_CONSENT_WITHDRAWN))
+            return
+        handoff = open_handoff(self.session, self.contact.id)
+        if handoff is not None and crisis is None:
+            if self.conversation.status == "booking" and booking.handle_booking_reply(
+                self.services, self.session, handoff, text, self.now
+            ):
+                return
+            if booking.person_changes_booking(self.services, self.session, handoff, text, self.now):
+                return
+            if self.conversation.status == "booking":
+                self.conversation.status = "ended"  # not a pick: the dialogue answers instead
+                self.run_dialogue(text, parse, crisis, language)
+                return
+        if not relay.person_to_responder(
+            self.services, self.session, self.contact.id, text, self.now, crisis=crisis
+        ):
+            # The responder's side closed meanwhile: back to the dialogue.
+            self.conversation.status = "ended"
+            self.run_dialogue(text, parse, crisis, language)
+
+    def choose_language(self, text: str, hint: str | None) -> LanguageChoice:
+        """Explicit request > detection of a first message > the contact's, a hint, the default."""
+        program = self.services.program
+        fallback = self.language(hint)
+        return choose_language(
+            text,
+            enabled=program.languages,
+            fallback=fallback,
+            current=self.conversation.language if self.conversation else None,
+            informed=fallback != program.default_language or bool(hint or self.contact.language),
+        )
 
     def language(self, hint: str | None) -> str:
         program = self.services.program
@@ -219,6 +357,14 @@ class Turn:
     # --- compliance --------------------------------------------------------------------------
 
     def stop(self, *, via: str, provider_answered: bool) -> None:
+        if self.conversation is not None and self.conversation.status == "relay":
+            relay.tell_responder_about(
+                self.services,
+                self.session,
+                self.contact.id,
+                handoff_texts.PERSON_OPTED_OUT,
+                self.now,
+            )
         changed = compliance.opt_out(
             self.session, self.identity, self.now, via=via, conversation=self.conversation
         )
@@ -243,18 +389,27 @@ class Turn:
     # --- the dialogue ------------------------------------------------------------------------
 
     def spec(self) -> DialogueSpec:
-        dialogue_id = self.conversation.dialogue_id if self.conversation else INTAKE
-        return self.services.dialogues[dialogue_id]
+        return self.services.dialogues[self.dialogue_id()]
+
+    def dialogue_id(self) -> str:
+        if self.followup is not None:
+            return FOLLOWUP
+        return self.conversation.dialogue_id if self.conversation else INTAKE
 
     def start_conversation(self, language: str, referral: str | None) -> Conversation:
+        # An unknown or disabled code starts a normal (self-referral) conversation.
+        code = resolve_referral(self.session, referral)
+        followup = self.followup  # a follow-up counts toward the enrolling team's pathway
         conversation = Conversation(
             contact_id=self.contact.id,
             identity_id=self.identity.id,
-            dialogue_id=INTAKE,
+            dialogue_id=self.dialogue_id(),
             step=self.spec().start,
             slots=json.dumps({}),
             language=language,
-            referral_code=referral,
+            pathway=followup.pathway if followup else code.pathway if code else DEFAULT_PATHWAY,
+            referral_code=code.code if code else None,
+            referral_team=followup.team if followup else code.team if code else None,
             started_at=self.now,
             updated_at=self.now,
         )
@@ -271,7 +426,7 @@ class Turn:
             channel=self.identity.channel,
             language=language,
             pathway=conversation.pathway,
-            dialogue=INTAKE,
+            dialogue=conversation.dialogue_id,
         )
         return conversation
 
@@ -284,6 +439,7 @@ class Turn:
         *,
         referral: str | None = None,
         force_deliver: bool = False,
+        notes: tuple[tuple[Say, ...], tuple[Say, ...]] = ((), ()),
     ) -> None:
         spec = self.spec()
         event = UserMessage(
@@ -294,14 +450,30 @@ class Turn:
             language=_language_entity(parse),
         )
         translator = self.services.catalogs.translator(language)
-        if self.conversation is None:
+        if self.followup is not None:
+            self.start_followup(language)
+            state = answering_state(spec)
+        elif self.conversation is None:
             self.start_conversation(language, referral)
             state = initial_state(spec)
         else:
             state = self.load_state()
         previous = state.step
         state, effects = step(spec, state, event, self.now, translator.gettext)
+        # Language notes go around the dialogue's reply: why this language, then the offer.
+        lead, trail = notes
+        effects = [*lead, *effects, *trail]
         self.apply(state, effects, previous=previous, force_deliver=force_deliver)
+        if self.conversation is not None:
+            after_followup_turn(self.session, self.conversation, self.now)
+
+    def start_followup(self, language: str) -> None:
+        """The message answers a check-in: a follow-up conversation, attributed to the team."""
+        followup = self.followup
+        assert followup is not None
+        conversation = self.start_conversation(language, None)
+        followup_started(self.session, followup, conversation, self.now)
+        self.followup = None
 
     def load_state(self) -> DialogueState:
         assert self.conversation is not None
@@ -336,9 +508,13 @@ class Turn:
             elif isinstance(effect, RecordConsent):
                 self.record_consent(effect)
             elif isinstance(effect, RequestHandoff):
-                request_handoff(
+                handoff = request_handoff(
                     self.session, conversation, effect, self.now, channel=self.identity.channel
                 )
+                if handoff.status in ("requested", "offered") and (
+                    handoff.status == "requested" or effect.urgency == "crisis"
+                ):
+                    schedule_routing(self.session, handoff, self.now)
             elif isinstance(effect, Alert):
                 record(
                     self.session,
@@ -415,6 +591,13 @@ class Turn:
                 conversation_id=self.conversation.id,
                 count=len(active),
             )
+            relay.tell_responder_about(
+                self.services,
+                self.session,
+                self.contact.id,
+                handoff_texts.CONSENT_WITHDRAWN,
+                self.now,
+            )
             return
         program = self.services.program
         consent = Consent(
@@ -459,31 +642,16 @@ class Turn:
             channel=self.identity.channel,
             address=self.identity.address,
         )
-        message = Message(
+        message = queue_outbound(
+            self.session,
+            self.identity,
+            outbound,
+            self.now,
             conversation_id=self.conversation_id,
-            identity_id=self.identity.id,
-            direction="out",
-            channel=self.identity.channel,
             reply_to_id=self.inbound.id,
-            body=outbound.text,
-            meta=_meta(outbound),
-            status="sent" if self.reply_inline else "queued",
-            created_at=self.now,
+            inline=self.reply_inline,
+            force=force_deliver,
         )
-        self.session.add(message)
-        self.session.flush()
-        if not self.reply_inline:
-            self.session.add(
-                OutboxJob(
-                    kind="send",
-                    idempotency_key=f"msg:{message.id}",
-                    due_at=self.now,
-                    identity_id=self.identity.id,
-                    message_id=message.id,
-                    payload={"reply": True, "force": force_deliver},
-                    created_at=self.now,
-                )
-            )
         self.replies.append(
             OutboundMessage(
                 **{
@@ -514,44 +682,6 @@ def _language_entity(parse: Parse | None) -> str | None:
         if entity.entity == "language":
             return entity.value
     return None
-
-
-def _meta(outbound: OutboundMessage) -> dict[str, object] | None:
-    if not (outbound.choices or outbound.hint or outbound.step):
-        return None
-    return {
-        "choices": [[c.number, c.value, c.label] for c in outbound.choices],
-        "hint": outbound.hint,
-        "skip": outbound.skip_label,
-        "step": outbound.step,
-        "rtl": outbound.right_to_left,
-    }
-
-
-def outbound_from_stored(message: Message, address: str) -> OutboundMessage:
-    """Rebuild what was sent from a stored message (for retries and chat history)."""
-    meta = message.meta or {}
-    return OutboundMessage(
-        channel=message.channel,
-        address=address,
-        text=message.body or "",
-        choices=tuple(
-            OutboundChoice(int(n), str(v), str(label)) for n, v, label in meta.get("choices", [])
-        ),
-        hint=meta.get("hint"),
-        skip_label=meta.get("skip"),
-        step=meta.get("step"),
-        message_id=message.id,
-        conversation_id=message.conversation_id,
-        right_to_left=bool(meta.get("rtl", False)),
-    )
-
-
-def stored_replies(session: Session, inbound: Message, address: str) -> list[OutboundMessage]:
-    replies = session.scalars(
-        select(Message).where(Message.reply_to_id == inbound.id).order_by(Message.id)
-    ).all()
-    return [outbound_from_stored(m, address) for m in replies]
 
 
 __all__ = ["ReceiveResult", "clean_text", "fill", "outbound_from_stored", "receive"]

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from bot.db import transaction
 from bot.events import record
+from bot.followup.erase import erase_enrolments
 from bot.handoffs import OPEN_STATUSES
 from bot.identities import lock_contact
 from bot.models import ChannelIdentity, Contact, Conversation, Handoff, Message, OutboxJob
@@ -71,6 +72,8 @@ def erase_contact(services: Services, contact_id: int, now: dt.datetime) -> Eras
             handoffs=_handoffs(session, contact_id, now),
             jobs_cancelled=_jobs(session, identity_ids, now),
         )
+        # Follow-up enrolments hold a name, notes and who took consent: they go too.
+        erase_enrolments(session, contact_id, now)
         contact.display_name = None
         if not already:
             contact.erased_at = now

@@ -13,6 +13,8 @@ HINT_NUMBER = N_("Reply with a number.")
 HINT_NUMBER_OR_SKIP = N_("Reply with a number, or SKIP to skip.")
 HINT_TEXT_SKIP = N_("You can reply SKIP to skip this question.")
 SKIP_LABEL = N_("Skip")
+#: The program file's default message frequency, marked so catalogs translate it.
+DEFAULT_FREQUENCY = N_("Msg frequency varies")
 DEFAULT_GOOD_SAMARITAN = N_(
     "In many states, the law protects people who call 911 to help during an overdose."
 )

@@ -19,6 +19,7 @@ from bot.dialogue.spec import DialogueSpec
 from bot.i18n import Catalogs
 from bot.nlu.base import Interpreter, Parse
 from bot.paths import dialogues_dir, locales_dir
+from bot.ratelimit import InboundLimiter, RateLimitSettings
 from connectors.base import Connector
 
 Clock = Callable[[], dt.datetime]
@@ -65,6 +66,10 @@ class Services:
     interpreter: Interpreter
     detect_crisis: CrisisCheck
     clock: Clock = system_clock
+    #: Slows a flood from one address (never a crisis message): see `bot.ratelimit`.
+    inbound_limiter: InboundLimiter = field(
+        default_factory=lambda: RateLimitSettings().inbound_limiter()
+    )
     #: Channels that can send, by name; filled at start-up from the configured connectors.
     connectors: dict[str, Connector] = field(default_factory=dict)
     #: Called after a commit that queued outbox jobs, to wake the worker.

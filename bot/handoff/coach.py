@@ -8,6 +8,7 @@ from collections.abc import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.console import satisfaction
 from bot.crypto import Vault
 from bot.events import record
 from bot.handoff import texts
@@ -281,4 +282,5 @@ def _close(
         status=handoff.status,
         consent=consent_given(session, handoff),
     )
-    del services  # the person is not texted again here: DONE already said goodbye
+    if handoff.status == "completed":
+        satisfaction.ask(services, session, handoff, now)  # one optional 1-5 question

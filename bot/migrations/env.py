@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from alembic import context
@@ -12,7 +12,7 @@ from bot.models import Base, Encrypted, UTCDateTime
 config = context.config
 
 
-def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
     """Migrations store plain column types; encryption happens in the ORM layer."""
     if type_ == "type" and isinstance(obj, Encrypted):
         return "sa.Text()"

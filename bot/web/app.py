@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from http import HTTPStatus
 from pathlib import Path
 
@@ -12,8 +14,16 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from bot import metrics
+from bot.console.routes import create_console
+from bot.followup import api as followup_api
+from bot.outbox import BackgroundWorker
+from bot.ratelimit import RateLimitSettings
 from bot.services import Services
+from bot.web import health, invites
 from bot.web.limits import BodyLimit
+from bot.web.openapi import document_errors
+from bot.web.ratelimit import RateLimit, WebRateLimits
 from bot.web.security import SecureHeaders
 from connectors.base import Connector
 
@@ -24,11 +34,31 @@ def templates() -> Jinja2Templates:
     return Jinja2Templates(directory=str(HERE / "templates"))
 
 
-def create_app(services: Services, connectors: list[Connector] | None = None) -> FastAPI:
-    """Build the app around one services object; each connector mounts its own routes."""
+def create_app(
+    services: Services,
+    connectors: list[Connector] | None = None,
+    *,
+    worker: BackgroundWorker | None = None,
+) -> FastAPI:
+    """Build the app around one services object; each connector mounts its own routes.
+
+    With `worker`, the outbox worker runs for the app's lifetime (one process on SQLite).
+    """
     from connectors.web_chat import WebChatConnector
 
-    app = FastAPI(title="Doorway", version="0.1.0", docs_url=None, redoc_url=None)
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if worker is not None:
+            await worker.start()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                await worker.stop()
+
+    app = FastAPI(
+        title="Doorway", version="0.1.0", docs_url=None, redoc_url=None, lifespan=lifespan
+    )
     app.state.services = services
     chosen = connectors if connectors is not None else [WebChatConnector(services, templates())]
     app.state.connectors = {c.name: c for c in chosen}
@@ -56,10 +86,24 @@ def create_app(services: Services, connectors: list[Connector] | None = None) ->
             headers=getattr(exc, "headers", None),
         )
 
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    app.include_router(health.router())
+    app.include_router(invites.router())
+    app.include_router(followup_api.router)
+    app.mount("/console", create_console(services, templates()))
+    app.include_router(metrics.router(services.sessions, services.clock))
+    metrics.count_committed_events(services.sessions)
 
+    app.state.rate_limits = WebRateLimits.from_settings(RateLimitSettings())
+    app.add_middleware(RateLimit, limits=app.state.rate_limits)
+    document_errors(app, rate_limited=app.state.rate_limits.rules)
     app.add_middleware(SecureHeaders)
     app.add_middleware(BodyLimit)
+    webhooks = frozenset(
+        path for r in app.routes if (path := getattr(r, "path", "")).startswith("/webhooks/")
+    )
+    app.add_middleware(
+        metrics.WebhookGuard,
+        max_in_flight=metrics.ServerSettings().max_in_flight,
+        endpoints=webhooks,
+    )
     return app
