@@ -26,7 +26,7 @@ from connectors.base import (
     SendResult,
     render_text,
 )
-from connectors.telegram_callbacks import CallbackSigner, keyboard
+from connectors.telegram_callbacks import CallbackSigner, keyboard, verify_command
 from connectors.telegram_chats import (
     CHANNEL,
     ChatState,
@@ -36,7 +36,7 @@ from connectors.telegram_chats import (
     pick_language,
     tap_is_current,
 )
-from connectors.telegram_coach import CoachHandler, CoachMessage, coach_help
+from connectors.telegram_coach import CoachHandler, CoachMessage, handoff_coach
 from connectors.telegram_errors import result_for
 from connectors.telegram_logging import quiet_provider_logs
 from connectors.telegram_settings import WEBHOOK_PATH, TelegramSettings
@@ -95,7 +95,7 @@ class TelegramConnector(Connector):
         services: Services,
         settings: TelegramSettings,
         *,
-        coach_handler: CoachHandler = coach_help,
+        coach_handler: CoachHandler = handoff_coach,
     ) -> None:
         self.services = services
         self.settings = settings
@@ -256,14 +256,22 @@ class TelegramConnector(Connector):
 
     async def _coach(self, action: PrivateMessage | ButtonPress, state: ChatState) -> None:
         assert state.responder_id is not None
-        if isinstance(action, ButtonPress):
-            await self._quietly(self.bot.answer_callback_query(action.query_id))
         language = pick_language(self.services.program, state.responder_language, action.language)
+        text = action.text if isinstance(action, PrivateMessage) else ""
+        if isinstance(action, ButtonPress):
+            command = verify_command(self.signer, action.chat, action.data)
+            note = None
+            if command is None:
+                note = self.services.catalogs.translator(language).gettext(MSG_BUTTON_EXPIRED)
+            await self._quietly(self.bot.answer_callback_query(action.query_id, text=note))
+            if command is None:
+                return
+            text = command
         message = CoachMessage(
             responder_id=state.responder_id,
             channel=CHANNEL,
             address=action.chat,
-            text=action.text if isinstance(action, PrivateMessage) else "",
+            text=text,
             button_data=action.data if isinstance(action, ButtonPress) else None,
             language=language,
             received_at=self.services.clock(),

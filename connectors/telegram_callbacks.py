@@ -76,9 +76,47 @@ class CallbackSigner:
         return ButtonTap(conversation_id=int(conversation), step_token=step, choice=choice)
 
 
+_COACH_DATA = re.compile(r"^k:([A-Z0-9 ]{1,16}):([A-Za-z0-9_-]{11})$")
+#: The step of messages to responders whose choices are commands ("A K3F7", "1 K3F7").
+COACH_STEP = "coach"
+
+
+def sign_command(signer: CallbackSigner, chat: str, command: str) -> str:
+    """A responder's button carries its command (accept, decline, an outcome), signed."""
+    body = f"k:{command}"
+    return f"{body}:{signer._mac(chat, body)}"
+
+
+def verify_command(signer: CallbackSigner, chat: str, data: str | None) -> str | None:
+    """The command of a responder's button, if signed for this chat; otherwise None."""
+    match = _COACH_DATA.match(data or "")
+    if match is None:
+        return None
+    command, mac = match.groups()
+    if not hmac.compare_digest(mac, signer._mac(chat, f"k:{command}")):
+        return None
+    return command
+
+
+def coach_keyboard(signer: CallbackSigner, message: OutboundMessage) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    c.label, callback_data=sign_command(signer, message.address, c.value)
+                )
+            ]
+            for c in message.choices
+            if _COACH_DATA.match(f"k:{c.value}:{'x' * 11}")
+        ]
+    )
+
+
 def keyboard(signer: CallbackSigner, message: OutboundMessage) -> InlineKeyboardMarkup | None:
     """One button per choice, and Skip when the question may be skipped; None without a
     conversation step to bind the buttons to (the text then lists the choices)."""
+    if message.step == COACH_STEP and message.choices:
+        return coach_keyboard(signer, message)
     if message.conversation_id is None or message.step is None:
         return None
     if not message.choices and not message.skip_label:

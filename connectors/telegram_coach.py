@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.conversations import receive
 from bot.services import Services
-from connectors.base import OutboundMessage
+from connectors.base import InboundMessage, OutboundMessage
 from connectors.telegram_texts import MSG_COACH_HELP
 
 
@@ -31,6 +32,26 @@ class CoachHandler(Protocol):
     relay in here."""
 
     def __call__(self, services: Services, message: CoachMessage) -> Sequence[OutboundMessage]: ...
+
+
+def handoff_coach(services: Services, message: CoachMessage) -> Sequence[OutboundMessage]:
+    """Accept / Can't now, relay and outcomes: the same path as a coach's SMS, through
+    `receive()`, which recognises the linked chat as a responder's. Replies go through the
+    outbox (queued in that transaction), so nothing is returned to send directly."""
+    # /start from a coach opens the chat: it answers with what is open, never with STOP/START
+    # compliance texts meant for people.
+    text = "" if message.text.strip().lower().startswith("/start") else message.text
+    inbound = InboundMessage(
+        channel=message.channel,
+        address=message.address,
+        text=text,
+        provider_id=None,
+        received_at=message.received_at,
+    )
+    receive(services, inbound, reply_inline=False)
+    for wake in services.on_queued:
+        wake()
+    return []
 
 
 def coach_help(services: Services, message: CoachMessage) -> Sequence[OutboundMessage]:

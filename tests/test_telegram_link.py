@@ -10,12 +10,14 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.db import transaction
-from bot.models import ChannelIdentity, Conversation, LinkCode, Responder
+from bot.handoff.texts import NO_OPEN
+from bot.models import ChannelIdentity, Contact, Conversation, LinkCode, Responder
 from bot.responder_links import create_link_code, linked_responder, redeem_link_code
 from bot.services import Services
 from connectors.base import OutboundMessage
+from connectors.telegram_callbacks import sign_command
 from connectors.telegram_coach import CoachMessage
-from connectors.telegram_texts import MSG_COACH_HELP, MSG_LINK_FAILED, MSG_LINKED
+from connectors.telegram_texts import MSG_LINK_FAILED, MSG_LINKED
 from tests.conftest import FakeClock
 from tests.fakes.telegram_api import telegram_api
 from tests.fakes.telegram_harness import CHAT, TOKEN, Harness, fixture, make_harness
@@ -147,8 +149,12 @@ async def test_link_then_no_intake(tg: Harness) -> None:
     assert (await tg.post(says(2, "hi"))).status_code == 200
     assert (await tg.post(says(3, "/start"))).status_code == 200
     await tg.deliver()
-    assert tg.fake.sent_texts()[1:] == [MSG_COACH_HELP, MSG_COACH_HELP]
-    assert person_side_rows(tg.services) == (0, 0)
+    # A linked chat is a responder's: no intake, the handoff engine answers instead.
+    assert tg.fake.sent_texts()[1:] == [NO_OPEN, NO_OPEN]
+    with tg.services.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Conversation)) == 0
+        staff = session.scalars(select(Contact.responder_id)).all()
+    assert staff and all(staff)  # the only contact is the responder's own channel
 
 
 async def test_a_used_code_fails_politely(tg: Harness) -> None:
@@ -160,7 +166,7 @@ async def test_a_used_code_fails_politely(tg: Harness) -> None:
     assert person_side_rows(tg.services) == (0, 0)  # /link never starts an intake
 
 
-async def test_coach_handler_hook_gets_text_and_taps(tg: Harness) -> None:
+async def test_coach_handler_hook_gets_text_and_signed_taps(tg: Harness) -> None:
     seen: list[CoachMessage] = []
 
     def handler(services: Services, message: CoachMessage) -> Sequence[OutboundMessage]:
@@ -172,13 +178,16 @@ async def test_coach_handler_hook_gets_text_and_taps(tg: Harness) -> None:
     await tg.post(says(1, f"/link {new_code(tg.services)}"))
     await tg.post(says(2, "accept A K3F7"))
     tap = fixture("callback_query")
-    tap["callback_query"]["data"] = "h:accept:42"
+    chat = str(tap["callback_query"]["message"]["chat"]["id"])
+    tap["callback_query"]["data"] = sign_command(tg.connector.signer, chat, "A K3F7")
     assert (await tg.post(tap)).status_code == 200
-    assert [(m.responder_id, m.text, m.button_data) for m in seen] == [
-        (coach_id, "accept A K3F7", None),
-        (coach_id, "", "h:accept:42"),
+    forged = fixture("callback_query")
+    forged["callback_query"]["id"] = "forged-1"
+    forged["callback_query"]["data"] = "k:A K3F7:AAAAAAAAAAA"
+    assert (await tg.post(forged)).status_code == 200
+    assert [(m.responder_id, m.text) for m in seen] == [
+        (coach_id, "accept A K3F7"),
+        (coach_id, "A K3F7"),  # the signed button's command, as if typed
     ]
     assert tg.fake.sent_texts()[1:] == ["noted", "noted"]
-    assert tg.fake.calls_to("answerCallbackQuery")[-1].params == {
-        "callback_query_id": tap["callback_query"]["id"]
-    }
+    assert tg.fake.calls_to("answerCallbackQuery")[-1].params["callback_query_id"] == "forged-1"
