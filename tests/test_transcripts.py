@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from bot.safety.crisis import detect_crisis
 from sqlalchemy import select
 
 from bot.conversations import receive
@@ -16,6 +15,7 @@ from bot.models import ChannelIdentity, Consent, Conversation, Event, Handoff
 from bot.nlu.base import Interpreter
 from bot.paths import dialogues_dir
 from bot.render import program_params, render
+from bot.safety.crisis import detect_crisis
 from bot.services import Services
 from connectors.base import InboundMessage, render_text
 from tests.conftest import FakeClock
