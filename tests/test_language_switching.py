@@ -153,6 +153,18 @@ def test_asking_for_a_language_that_is_not_enabled_mid_intake(
     assert replies[-1].step == "help_kind"
 
 
-def test_the_demo_program_with_one_language_never_offers(sqlite_services: Services) -> None:
+def test_a_program_with_one_language_never_offers(sqlite_services: Services) -> None:
+    sqlite_services.program = sqlite_services.program.model_copy(
+        update={"languages": ("en",), "default_language": "en"}
+    )
     replies = send(sqlite_services, "hi")
     assert all("·" not in r.text for r in replies)
+
+
+def test_a_short_first_message_gets_the_offer_of_other_languages(
+    sqlite_services: Services,
+) -> None:
+    replies = send(sqlite_services, "hi")
+    offer = replies[-1].text
+    assert "Español" in offer and "·" in offer
+    assert replies[-2].step == "help_kind"  # the question first, in the default language

@@ -34,8 +34,8 @@ def count(services: Services, model: type) -> int:
 
 
 def test_first_message_creates_contact_conversation_and_events(services: Services) -> None:
-    result = receive(services, inbound("hi", "SM1"), reply_inline=True)
-    assert len(result.replies) == 2
+    result = receive(services, inbound("I need some help please", "SM1"), reply_inline=True)
+    assert len(result.replies) == 2  # the welcome and the first question, in English
     with services.sessions() as session:
         identity = session.scalars(select(ChannelIdentity)).one()
         assert identity.address == "+15555550123"
