@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from bot.config import Settings, load_program
+from bot.config import Program, Settings, load_program
 from bot.crypto import generate_encryption_key, generate_index_key
 from bot.db import upgrade
 from bot.nlu import build_interpreter
@@ -117,11 +117,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("pg_schema_url"))
 
 
+def english_only_program() -> Program:
+    """The demo program with English only: most tests are about behaviour, not languages, and
+    count replies (a multilingual program adds an offer of languages to a short first
+    message). Language tests build their own multilingual programs."""
+    demo = load_program(dialogues_dir() / "program.demo.yaml")
+    return demo.model_copy(update={"languages": ("en",), "default_language": "en"})
+
+
 @pytest.fixture(scope="session")
 def interpreter() -> Interpreter:
     """The real built-in classifier, trained once per test run."""
-    program = load_program(dialogues_dir() / "program.demo.yaml")
-    return build_interpreter(list(program.languages))
+    return build_interpreter(["en"])
 
 
 def make_settings(url: str, data_dir: Path) -> Settings:
@@ -144,7 +151,10 @@ def services(
     database_url: str, tmp_path: Path, interpreter: Interpreter, clock: FakeClock
 ) -> Iterator[Services]:
     built = build_services(
-        make_settings(database_url, tmp_path / "data"), interpreter=interpreter, clock=clock
+        make_settings(database_url, tmp_path / "data"),
+        program=english_only_program(),
+        interpreter=interpreter,
+        clock=clock,
     )
     built.inbound_limiter = InboundLimiter(per_minute=10_000)  # floods are tested on their own
     upgrade(built.engine)
@@ -161,7 +171,10 @@ def sqlite_services(
     """For tests about behaviour, not storage: SQLite only, to keep the suite quick."""
     url = f"sqlite:///{tmp_path / 'doorway.sqlite3'}"
     built = build_services(
-        make_settings(url, tmp_path / "data"), interpreter=interpreter, clock=clock
+        make_settings(url, tmp_path / "data"),
+        program=english_only_program(),
+        interpreter=interpreter,
+        clock=clock,
     )
     built.inbound_limiter = InboundLimiter(per_minute=10_000)  # floods are tested on their own
     upgrade(built.engine)

@@ -164,6 +164,8 @@ def test_a_program_with_one_language_never_offers(sqlite_services: Services) -> 
 def test_a_short_first_message_gets_the_offer_of_other_languages(
     sqlite_services: Services,
 ) -> None:
+    sqlite_services.program = load_program(dialogues_dir() / "program.demo.yaml")
+    assert len(sqlite_services.program.languages) == 11  # the demo enables every language
     replies = send(sqlite_services, "hi")
     offer = replies[-1].text
     assert "Español" in offer and "·" in offer

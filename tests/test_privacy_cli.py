@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 from bot.crypto import generate_encryption_key
+from bot.paths import dialogues_dir
 from tests.conftest import TEST_ENCRYPTION_KEY, TEST_INDEX_KEY
 from tests.privacy_support import ANSWERS, PHONE, PHRASE, secrets_in
 
 
 def doorway(args: list[str], tmp_path: Path, stdin: str = "", **env: str) -> str:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("DOORWAY_")}
+    # English only: this test reads the replies, and its made-up first words could be
+    # taken for another language by the demo program's detection.
+    program = tmp_path / "program.yaml"
+    demo = (dialogues_dir() / "program.demo.yaml").read_text(encoding="utf-8")
+    program.write_text(re.sub(r"(?m)^languages: .*$", "languages: [en]", demo), encoding="utf-8")
     environment.update(
         DOORWAY_DATA_DIR=str(tmp_path / "data"),
         DOORWAY_ENCRYPTION_KEYS=TEST_ENCRYPTION_KEY,
         DOORWAY_INDEX_KEY=TEST_INDEX_KEY,
+        DOORWAY_PROGRAM=str(program),
     )
     environment.update(env)
     result = subprocess.run(
