@@ -147,24 +147,35 @@ def _receive(
     responder = responder_for(session, services.vault, identity, contact)
     if responder is not None and classify_keyword(text) is None:
         # A responder's own channel: offers, relay and outcomes, never the intake.
-        session.add(
-            Message(
-                identity_id=identity.id,
-                direction="in",
-                channel=inbound.channel,
-                provider_id=inbound.provider_id,
-                body=text,
-                status="received",
-                created_at=now,
-            )
-        )
+        session.add(stored_inbound(inbound, identity, text, now, conversation_id=None))
         session.flush()
         coach.handle(services, session, responder, text, now)
         return ReceiveResult(replies=())
     conversation = current_conversation(session, contact.id, now)
     followup = followup_reply(session, contact.id, conversation, now)
-    message = Message(
-        conversation_id=conversation.id if conversation else None,
+    message = stored_inbound(
+        inbound, identity, text, now, conversation_id=conversation.id if conversation else None
+    )
+    session.add(message)
+    identity.last_inbound_at = now
+    session.flush()
+    turn = Turn(services, session, identity, contact, conversation, message, now, reply_inline)
+    turn.followup = followup
+    turn.handle(text, inbound)
+    return ReceiveResult(replies=tuple(turn.replies), conversation_id=turn.conversation_id)
+
+
+def stored_inbound(
+    inbound: InboundMessage,
+    identity: ChannelIdentity,
+    text: str,
+    now: dt.datetime,
+    *,
+    conversation_id: int | None,
+) -> Message:
+    """The row for a message someone sent (the body is encrypted by the column type)."""
+    return Message(
+        conversation_id=conversation_id,
         identity_id=identity.id,
         direction="in",
         channel=inbound.channel,
@@ -174,13 +185,6 @@ def _receive(
         created_at=now,
         meta={"media": inbound.media_count} if inbound.media_count else None,
     )
-    session.add(message)
-    identity.last_inbound_at = now
-    session.flush()
-    turn = Turn(services, session, identity, contact, conversation, message, now, reply_inline)
-    turn.followup = followup
-    turn.handle(text, inbound)
-    return ReceiveResult(replies=tuple(turn.replies), conversation_id=turn.conversation_id)
 
 
 def current_conversation(

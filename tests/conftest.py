@@ -6,7 +6,7 @@ import datetime as dt
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,7 @@ from bot.nlu.base import Interpreter
 from bot.paths import dialogues_dir
 from bot.ratelimit import InboundLimiter
 from bot.services import Services, build_services
+from tests.fakes.telegram_harness import Harness, running_harness
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 TEST_ENCRYPTION_KEY = generate_encryption_key()
@@ -182,3 +183,10 @@ def sqlite_services(
         yield built
     finally:
         built.close()
+
+
+@pytest.fixture
+async def tg(sqlite_services: Services) -> AsyncIterator[Harness]:
+    """The Telegram channel against a local fake of the Bot API."""
+    async with running_harness(sqlite_services) as harness:
+        yield harness

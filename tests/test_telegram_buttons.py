@@ -4,31 +4,17 @@ change nothing and get a polite note."""
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 
 from bot.models import Conversation, Message
-from bot.services import Services
 from connectors.telegram_callbacks import MAX_CALLBACK_BYTES
 from connectors.telegram_texts import MSG_BUTTON_EXPIRED
-from tests.fakes.telegram_api import Call, telegram_api
-from tests.fakes.telegram_harness import CHAT, TOKEN, Harness, fixture, make_harness
+from tests.fakes.telegram_api import Call
+from tests.fakes.telegram_harness import CHAT, Harness, fixture
 
 OTHER_CHAT = 5550002
-
-
-@pytest.fixture
-async def tg(sqlite_services: Services) -> AsyncIterator[Harness]:
-    with telegram_api(TOKEN) as fake:
-        harness = make_harness(sqlite_services, fake)
-        try:
-            yield harness
-        finally:
-            await harness.client.aclose()
-            await harness.connector.aclose()
 
 
 def buttons(call: Call) -> list[tuple[str, str]]:

@@ -4,7 +4,6 @@ a stored handoff whose pathway comes from the card's code."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -13,20 +12,8 @@ from sqlalchemy import select
 from bot.db import transaction
 from bot.models import Handoff, Message
 from bot.referrals import add_code
-from bot.services import Services
-from tests.fakes.telegram_api import Call, telegram_api
-from tests.fakes.telegram_harness import CHAT, TOKEN, Harness, fixture, make_harness
-
-
-@pytest.fixture
-async def tg(sqlite_services: Services) -> AsyncIterator[Harness]:
-    with telegram_api(TOKEN) as fake:
-        harness = make_harness(sqlite_services, fake)
-        try:
-            yield harness
-        finally:
-            await harness.client.aclose()
-            await harness.connector.aclose()
+from tests.fakes.telegram_api import Call
+from tests.fakes.telegram_harness import CHAT, TOKEN, Harness, fixture
 
 
 def button(call: Call, label_start: str) -> tuple[str, str]:

@@ -3,7 +3,7 @@ the person intake."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -19,8 +19,7 @@ from connectors.telegram_callbacks import sign_command
 from connectors.telegram_coach import CoachMessage
 from connectors.telegram_texts import MSG_LINK_FAILED, MSG_LINKED
 from tests.conftest import FakeClock
-from tests.fakes.telegram_api import telegram_api
-from tests.fakes.telegram_harness import CHAT, TOKEN, Harness, fixture, make_harness
+from tests.fakes.telegram_harness import CHAT, Harness, fixture
 
 COACH = "Maya Coach"
 
@@ -113,17 +112,6 @@ def test_unknown_responder(services: Services) -> None:
 
 
 # --- through the bot ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def tg(sqlite_services: Services) -> AsyncIterator[Harness]:
-    with telegram_api(TOKEN) as fake:
-        harness = make_harness(sqlite_services, fake)
-        try:
-            yield harness
-        finally:
-            await harness.client.aclose()
-            await harness.connector.aclose()
 
 
 def says(update_id: int, text: str, chat: int = CHAT) -> dict[str, Any]:

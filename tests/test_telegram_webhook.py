@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
@@ -10,21 +9,8 @@ from sqlalchemy import func, select
 
 from bot.conversations import MSG_MEDIA_ONLY
 from bot.models import Conversation, Message, ReferralCode
-from bot.services import Services
 from connectors.telegram_texts import MSG_PRIVATE_ONLY
-from tests.fakes.telegram_api import telegram_api
-from tests.fakes.telegram_harness import TOKEN, Harness, fixture, make_harness
-
-
-@pytest.fixture
-async def tg(sqlite_services: Services) -> AsyncIterator[Harness]:
-    with telegram_api(TOKEN) as fake:
-        harness = make_harness(sqlite_services, fake)
-        try:
-            yield harness
-        finally:
-            await harness.client.aclose()
-            await harness.connector.aclose()
+from tests.fakes.telegram_harness import Harness, fixture
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,12 @@ from sqlalchemy.orm import Session
 from bot.dialogue.matching import choice_number, fold
 from bot.events import record
 from bot.handoff import texts
-from bot.handoff.notify import person_conversation, person_identity, tell_responder
+from bot.handoff.notify import (
+    person_conversation,
+    person_identity,
+    responder_translator,
+    tell_responder,
+)
 from bot.handoff.roster import rotas, views
 from bot.handoff.routing import speaks
 from bot.handoff.schedule import next_slots
@@ -218,9 +223,7 @@ def _confirm(
         },
         now,
     )
-    r_translator = services.catalogs.translator(
-        responder.languages[0] if responder.languages else "en"
-    )
+    r_translator = responder_translator(services, responder)
     tell_responder(
         services,
         session,
@@ -257,9 +260,7 @@ def _reminder_timer(services: Services, session: Session, job: OutboxJob, now: d
         },
         now,
     )
-    r_translator = services.catalogs.translator(
-        responder.languages[0] if responder.languages else "en"
-    )
+    r_translator = responder_translator(services, responder)
     tell_responder(
         services,
         session,
@@ -302,9 +303,7 @@ def person_changes_booking(
         record(session, "handoff_cancelled", now, handoff_id=handoff.id, by="person")
         _person_text(services, session, handoff, texts.BOOKING_CANCELLED_PERSON, {}, now)
         if responder is not None:
-            r_translator = services.catalogs.translator(
-                responder.languages[0] if responder.languages else "en"
-            )
+            r_translator = responder_translator(services, responder)
             tell_responder(
                 services,
                 session,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ from bot.web.app import create_app
 from connectors.base import SendResult
 from connectors.telegram import AUTH_HEADER, TelegramConnector
 from connectors.telegram_settings import WEBHOOK_PATH, TelegramSettings
-from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.telegram_api import FakeTelegram, telegram_api
 
 TOKEN = "123456789:AAE-test_token-abcdefghijklmnopqrstuvw"
 SECRET = "test_webhook-secret_0123"
@@ -97,3 +99,15 @@ def make_harness(services: Services, fake: FakeTelegram) -> Harness:
     app = create_app(services, [connector])
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
     return Harness(services=services, connector=connector, fake=fake, client=client)
+
+
+@contextlib.asynccontextmanager
+async def running_harness(services: Services) -> AsyncIterator[Harness]:
+    """A fake Bot API, the connector pointed at it and the app around it, closed afterwards."""
+    with telegram_api(TOKEN) as fake:
+        harness = make_harness(services, fake)
+        try:
+            yield harness
+        finally:
+            await harness.client.aclose()
+            await harness.connector.aclose()
