@@ -16,25 +16,20 @@ from bot.db import transaction
 from bot.models import Handoff, Shift
 from bot.services import Services
 from connectors.base import InboundMessage
-from tests.fakes.telegram_api import telegram_api
-from tests.fakes.telegram_harness import Harness, fixture, make_harness
+from tests.fakes.telegram_harness import CHAT, Harness, fixture, running_harness
 from tests.fakes.twilio_api import FakeTwilio, running_fake
 from tests.fakes.twilio_app import PERSON, attach
-from tests.test_telegram_link import CHAT, TOKEN, add_coach, new_code, says
+from tests.test_telegram_link import add_coach, new_code, says
 
 INTAKE = ["hi", "1", "Sam", "yes", "1", "asap", "1"]
 
 
 @pytest.fixture
 async def both(sqlite_services: Services) -> AsyncIterator[tuple[Harness, FakeTwilio]]:
-    with telegram_api(TOKEN) as telegram, running_fake() as twilio:
+    with running_fake() as twilio:
         attach(sqlite_services, twilio, "http://testserver")
-        harness = make_harness(sqlite_services, telegram)
-        try:
+        async with running_harness(sqlite_services) as harness:
             yield harness, twilio
-        finally:
-            await harness.client.aclose()
-            await harness.connector.aclose()
 
 
 def tap(data: str, n: int) -> dict[str, Any]:
