@@ -33,11 +33,48 @@ def make_engine(url: str, vault: Vault, *, pool_size: int = 10) -> Engine:
         # Writers in this process queue on a lock instead of SQLite's busy handler, which
         # sleeps in growing steps (up to 100 ms) while the lock may be free again in 1 ms:
         # under load that sleeping, not the work, was most of each message's latency.
-        engine.doorway_writer_lock = threading.RLock()  # type: ignore[attr-defined]
+        engine.doorway_writer_lock = FairLock()  # type: ignore[attr-defined]
     else:
         engine = create_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
     engine.dialect.doorway_vault = vault  # type: ignore[attr-defined]
     return engine
+
+
+class FairLock:
+    """A re-entrant lock handed over in arrival order (a ticket lock).
+
+    A plain lock lets a busy stream of webhook transactions starve the outbox worker's, so an
+    alert could wait behind every new message; tickets make everyone wait their turn.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._owner: int | None = None
+        self._depth = 0
+        self._next_ticket = 0
+        self._serving = 0
+
+    def __enter__(self) -> FairLock:
+        me = threading.get_ident()
+        with self._cond:
+            if self._owner == me:
+                self._depth += 1
+                return self
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            while self._serving != ticket or self._owner is not None:
+                self._cond.wait()
+            self._owner = me
+            self._depth = 1
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        with self._cond:
+            self._depth -= 1
+            if self._depth == 0:
+                self._owner = None
+                self._serving += 1
+                self._cond.notify_all()
 
 
 def _configure_sqlite(engine: Engine) -> None:
