@@ -49,7 +49,7 @@ from bot.handoff import booking, coach, relay
 from bot.handoff import texts as handoff_texts
 from bot.handoff.coach import responder_for
 from bot.handoff.offers import schedule_routing
-from bot.handoffs import open_handoff, request_handoff
+from bot.handoff.requests import open_handoff, request_handoff
 from bot.i18n import N_, Translator, fill
 from bot.identities import find_or_create_identity, lock_contact
 from bot.language_choice import LanguageChoice, choose_language, dialogue_parse, language_notes

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from bot.db import transaction
 from bot.events import record
 from bot.followup.erase import erase_enrolments
-from bot.handoffs import OPEN_STATUSES
+from bot.handoff.requests import OPEN_STATUSES
 from bot.identities import lock_contact
 from bot.models import ChannelIdentity, Contact, Conversation, Handoff, Message, OutboxJob
 from bot.services import Services

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from bot.db import transaction
 from bot.dialogue.spec import DialogueSpec
-from bot.handoffs import OPEN_STATUSES
+from bot.handoff.requests import OPEN_STATUSES
 from bot.models import ChannelIdentity, Consent, Contact, Conversation, Handoff, Message
 from bot.services import Services
 

@@ -1,4 +1,4 @@
-"""Create and update handoff requests; routing to responders lives elsewhere."""
+"""Create and update handoff requests: one open request per person, urgency only rises."""
 
 from __future__ import annotations
 
