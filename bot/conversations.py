@@ -131,7 +131,11 @@ def _receive(
         session, services.vault, inbound.channel, inbound.address, now
     )
     contact = lock_contact(session, identity.contact_id)
-    session.refresh(identity)
+    if session.get_bind().dialect.name != "sqlite":
+        # On PostgreSQL a STOP may have committed between reading the identity and taking the
+        # contact's lock. On SQLite the transaction began with the write lock (BEGIN
+        # IMMEDIATE), so what was read is already current: no second read on the hot path.
+        session.refresh(identity)
     if inbound.provider_id:
         earlier = session.scalar(
             select(Message).where(
