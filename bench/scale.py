@@ -223,29 +223,24 @@ def _complete(table: sa.Table, rows: list[dict[str, Any]]) -> list[dict[str, Any
 
 def hot_queries(index_of_first: str) -> dict[str, Any]:
     """receive()'s lookups, as the application builds them (values of a filled person)."""
-    from bot.handoff.coach import INDEX_FIELD
-    from bot.models import (
-        ChannelIdentity,
-        Consent,
-        Contact,
-        Conversation,
-        Handoff,
-        Message,
-        Responder,
-    )
+    from bot.models import ChannelIdentity, Consent, Contact, Handoff, Message
+    from bot.sender import _contact_of, _sender_statement
 
+    sent_after = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     return {
-        "identity by blind index": sa.select(ChannelIdentity).where(
-            ChannelIdentity.channel == "sms", ChannelIdentity.address_index == index_of_first
+        # One statement: identity, contact, latest conversation, responder, pending check-in
+        # and pending satisfaction question (bot/sender.py).
+        "sender": _sender_statement("sms").params(index=index_of_first, sent_after=sent_after),
+        "contact of an address (PostgreSQL, before the lock)": _contact_of("sms").params(
+            index=index_of_first
         ),
-        "contact lock": sa.select(Contact).where(Contact.id == 1).with_for_update(),
-        "dedupe (channel, provider_id)": sa.select(Message).where(
+        "contact lock (PostgreSQL)": sa.select(Contact).where(Contact.id == 1).with_for_update(),
+        "dedupe (channel, provider_id), on a retry": sa.select(Message).where(
             Message.channel == "sms", Message.provider_id == "SMfill00000000000000000000000000"
         ),
-        "current conversation": sa.select(Conversation)
-        .where(Conversation.contact_id == 1)
-        .order_by(Conversation.id.desc())
-        .limit(1),
+        "identity by blind index (outbox, console)": sa.select(ChannelIdentity).where(
+            ChannelIdentity.channel == "sms", ChannelIdentity.address_index == index_of_first
+        ),
         "open handoff": sa.select(Handoff)
         .where(Handoff.contact_id == 1, Handoff.status.in_(("requested", "offered")))
         .order_by(Handoff.id.desc())
@@ -254,9 +249,6 @@ def hot_queries(index_of_first: str) -> dict[str, Any]:
         .where(Consent.contact_id == 1)
         .order_by(Consent.id.desc())
         .limit(1),
-        "responder by address": sa.select(Responder).where(
-            getattr(Responder, INDEX_FIELD["sms"]) == index_of_first
-        ),
         "replies of a message (retry)": sa.select(Message)
         .where(Message.reply_to_id == 1)
         .order_by(Message.id),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -47,22 +48,25 @@ from bot.followup.replies import (
 )
 from bot.handoff import booking, coach, relay
 from bot.handoff import texts as handoff_texts
-from bot.handoff.coach import responder_for
 from bot.handoff.offers import schedule_routing
 from bot.handoff.requests import open_handoff, request_handoff
 from bot.i18n import N_, Translator, fill
-from bot.identities import find_or_create_identity, lock_contact
+from bot.identities import find_or_create_identity
 from bot.language_choice import LanguageChoice, choose_language, dialogue_parse, language_notes
 from bot.messaging import outbound_from_stored, queue_outbound, stored_replies
-from bot.models import ChannelIdentity, Consent, Contact, Conversation, Message
+from bot.models import ChannelIdentity, Consent, Contact, Conversation, Message, Responder
 from bot.nlu.base import Parse
 from bot.ratelimit import MSG_SLOW_DOWN, Verdict
 from bot.referrals import DEFAULT_PATHWAY
 from bot.referrals import resolve as resolve_referral
 from bot.render import program_params, render
 from bot.safety.keywords import classify_keyword, is_opt_in
+from bot.sender import Sender, continued_conversation, load_sender
 from bot.services import Services
 from connectors.base import InboundMessage, OutboundMessage
+
+#: How many segments a reply costs on the channel that delivers it (SMS).
+SegmentCounter = Callable[[OutboundMessage], int]
 
 INTAKE = "intake"
 MAX_STORED_CHARS = 4000
@@ -98,22 +102,34 @@ def clean_text(text: str) -> str:
     return "".join(kept).strip()[:MAX_STORED_CHARS]
 
 
-def receive(services: Services, inbound: InboundMessage, *, reply_inline: bool) -> ReceiveResult:
+def receive(
+    services: Services,
+    inbound: InboundMessage,
+    *,
+    reply_inline: bool,
+    segments: SegmentCounter | None = None,
+) -> ReceiveResult:
     """Handle one message in one transaction; a retry of the same provider id replays replies.
 
     With `reply_inline` the replies are returned for the channel to deliver in its response
-    (stored as sent); otherwise they go to the outbox for the worker.
+    (stored as sent); otherwise they go to the outbox for the worker. `segments` lets a
+    channel that bills by segment (SMS) have each inline reply's count stored with it.
     """
     text = clean_text(inbound.text)
     now = services.clock()
+    # A provider's retry of a message we handled is rare: the first attempt does not look for
+    # it, and the unique (channel, provider_id) makes its insert fail; then it is replayed.
     for attempt in range(3):
         try:
             with transaction(services.sessions) as session:
-                result = _receive(services, session, inbound, text, now, reply_inline)
+                result = _receive(
+                    services, session, inbound, text, now, reply_inline, attempt > 0, segments
+                )
             metrics.inbound(inbound.channel, "duplicate" if result.duplicate else "handled")
             return result
         except IntegrityError:
-            # A concurrent copy of the same provider message won the insert: replay it.
+            # A copy of the same provider message is stored (by an earlier attempt or a
+            # concurrent one): the next attempt looks for it and replays it.
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
@@ -126,17 +142,12 @@ def _receive(
     text: str,
     now: dt.datetime,
     reply_inline: bool,
+    look_for_duplicate: bool,
+    segments: SegmentCounter | None,
 ) -> ReceiveResult:
-    identity = find_or_create_identity(
-        session, services.vault, inbound.channel, inbound.address, now
-    )
-    contact = lock_contact(session, identity.contact_id)
-    if session.get_bind().dialect.name != "sqlite":
-        # On PostgreSQL a STOP may have committed between reading the identity and taking the
-        # contact's lock. On SQLite the transaction began with the write lock (BEGIN
-        # IMMEDIATE), so what was read is already current: no second read on the hot path.
-        session.refresh(identity)
-    if inbound.provider_id:
+    sender = _sender(services, session, inbound, now)
+    identity, contact = sender.identity, sender.contact
+    if inbound.provider_id and look_for_duplicate:
         earlier = session.scalar(
             select(Message).where(
                 Message.channel == inbound.channel, Message.provider_id == inbound.provider_id
@@ -148,25 +159,44 @@ def _receive(
                 duplicate=True,
                 conversation_id=earlier.conversation_id,
             )
-    responder = responder_for(session, services.vault, identity, contact)
-    if responder is not None and classify_keyword(text) is None:
+    if sender.responder_id is not None and classify_keyword(text) is None:
         # A responder's own channel: offers, relay and outcomes, never the intake.
+        responder = session.get(Responder, sender.responder_id)
+        assert responder is not None
+        contact.responder_id = responder.id
         session.add(stored_inbound(inbound, identity, text, now, conversation_id=None))
         session.flush()
         coach.handle(services, session, responder, text, now)
         return ReceiveResult(replies=())
-    conversation = current_conversation(session, contact.id, now)
-    followup = followup_reply(session, contact.id, conversation, now)
+    conversation = continued_conversation(sender.latest_conversation, now, RESUME_ENDED_WITHIN)
+    followup = (
+        followup_reply(session, contact.id, conversation, now) if sender.checkin_sent else None
+    )
     message = stored_inbound(
         inbound, identity, text, now, conversation_id=conversation.id if conversation else None
     )
     session.add(message)
     identity.last_inbound_at = now
-    session.flush()
+    session.flush()  # a duplicate provider id fails here, before anything else is done
     turn = Turn(services, session, identity, contact, conversation, message, now, reply_inline)
     turn.followup = followup
+    turn.satisfaction_asked = sender.satisfaction_asked
+    turn.segments = segments
     turn.handle(text, inbound)
-    return ReceiveResult(replies=tuple(turn.replies), conversation_id=turn.conversation_id)
+    session.flush()  # the replies' ids, in one flush with everything else the turn changed
+    return ReceiveResult(replies=turn.replies(), conversation_id=turn.conversation_id)
+
+
+def _sender(
+    services: Services, session: Session, inbound: InboundMessage, now: dt.datetime
+) -> Sender:
+    """Who wrote; a first message from an address creates its contact."""
+    sender = load_sender(session, services.vault, inbound.channel, inbound.address, now)
+    if sender is None:
+        find_or_create_identity(session, services.vault, inbound.channel, inbound.address, now)
+        sender = load_sender(session, services.vault, inbound.channel, inbound.address, now)
+    assert sender is not None
+    return sender
 
 
 def stored_inbound(
@@ -194,19 +224,14 @@ def stored_inbound(
 def current_conversation(
     session: Session, contact_id: int, now: dt.datetime
 ) -> Conversation | None:
-    """The conversation a new message continues: active, or ended recently (the runtime then
-    answers honestly that the request is with the team). One closed by an opt-out never is."""
+    """The conversation a new message from this contact would continue (outside `receive`)."""
     latest = session.scalar(
         select(Conversation)
         .where(Conversation.contact_id == contact_id)
         .order_by(Conversation.id.desc())
         .limit(1)
     )
-    if latest is None or latest.status == "closed":
-        return None
-    if latest.status == "ended" and now - latest.updated_at > RESUME_ENDED_WITHIN:
-        return None
-    return latest
+    return continued_conversation(latest, now, RESUME_ENDED_WITHIN)
 
 
 @dataclass
@@ -221,9 +246,14 @@ class Turn:
     inbound: Message
     now: dt.datetime
     reply_inline: bool
-    replies: list[OutboundMessage] = field(default_factory=list)
+    #: Counts an inline reply's segments where the channel bills by them (SMS).
+    segments: SegmentCounter | None = None
+    #: Each reply with its stored message and conversation, in the order said.
+    said: list[tuple[OutboundMessage, Message, int | None]] = field(default_factory=list)
     #: Set when the message answers a follow-up check-in: it starts a follow-up conversation.
     followup: FollowupReply | None = None
+    #: The person was asked to rate a completed handoff: a 1-5 reply is recorded as that.
+    satisfaction_asked: bool = False
 
     @property
     def conversation_id(self) -> int | None:
@@ -283,8 +313,10 @@ class Turn:
         if not text:
             self.say_plain(MSG_MEDIA_ONLY if inbound.media_count else MSG_EMPTY)
             return
-        if crisis is None and satisfaction.answer(
-            self.services, self.session, self.contact.id, text, self.now
+        if (
+            crisis is None
+            and self.satisfaction_asked
+            and satisfaction.answer(self.services, self.session, self.contact.id, text, self.now)
         ):
             return  # a 1-5 answer to the question asked after a completed handoff
         if self.conversation is not None and self.conversation.status in ("relay", "booking"):
@@ -650,6 +682,7 @@ class Turn:
             channel=self.identity.channel,
             address=self.identity.address,
         )
+        inline = self.reply_inline
         message = queue_outbound(
             self.session,
             self.identity,
@@ -657,17 +690,19 @@ class Turn:
             self.now,
             conversation_id=self.conversation_id,
             reply_to_id=self.inbound.id,
-            inline=self.reply_inline,
+            inline=inline,
             force=force_deliver,
+            segments=self.segments(outbound) if inline and self.segments else None,
         )
-        self.replies.append(
+        self.said.append((outbound, message, self.conversation_id))
+
+    def replies(self) -> tuple[OutboundMessage, ...]:
+        """What was said, with the ids of the stored messages (call after a flush)."""
+        return tuple(
             OutboundMessage(
-                **{
-                    **outbound.__dict__,
-                    "message_id": message.id,
-                    "conversation_id": self.conversation_id,
-                }
+                **{**outbound.__dict__, "message_id": message.id, "conversation_id": conversation}
             )
+            for outbound, message, conversation in self.said
         )
 
 

@@ -38,9 +38,14 @@ def queue_outbound(
     scheduled: bool = False,
     due_at: dt.datetime | None = None,
     key: str | None = None,
+    segments: int | None = None,
 ) -> Message:
     """The message is on disk before it leaves: inline replies are stored as sent (they ride
-    in the response), everything else gets an outbox job in the same commit."""
+    in the response), everything else gets an outbox job in the same commit.
+
+    An inline reply is not flushed here: the caller's next flush or commit writes it (with
+    the rest of the turn), and its id exists from then on.
+    """
     message = Message(
         conversation_id=conversation_id,
         identity_id=identity.id,
@@ -50,11 +55,12 @@ def queue_outbound(
         body=outbound.text,
         meta=message_meta(outbound),
         status="sent" if inline else "queued",
+        segments=segments,
         created_at=now,
     )
     session.add(message)
-    session.flush()
     if not inline:
+        session.flush()  # the job refers to the message by id
         session.add(
             OutboxJob(
                 kind="send",

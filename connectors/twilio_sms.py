@@ -10,14 +10,11 @@ from urllib.parse import parse_qsl
 
 import phonenumbers
 from fastapi import APIRouter, HTTPException, Request, Response
-from sqlalchemy import update
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.conversations import ReceiveResult, receive
-from bot.db import transaction
-from bot.models import Message
 from bot.outbox.delivery import queue_stored_replies, record_status
 from bot.services import Services
 from bot.sms.gsm7 import replace_lookalikes
@@ -175,7 +172,7 @@ class TwilioSmsConnector(Connector):
     async def reply_within_budget(self, message: InboundMessage) -> list[OutboundMessage]:
         """Replies for this response, or none if they take longer than the budget: those then
         go through the outbox when ready, so Twilio's timeout never loses them."""
-        future = asyncio.ensure_future(asyncio.to_thread(self._receive, message))
+        future = asyncio.ensure_future(self.services.in_database_thread(self._receive, message))
         done, _ = await asyncio.wait({future}, timeout=self.settings.reply_budget_seconds)
         if future in done:
             return list(future.result().replies)
@@ -185,22 +182,11 @@ class TwilioSmsConnector(Connector):
         return []
 
     def _receive(self, message: InboundMessage) -> ReceiveResult:
-        result = receive(self.services, message, reply_inline=True)
-        if not result.duplicate and result.replies:
-            self._store_segments(result.replies)
-        return result
+        return receive(self.services, message, reply_inline=True, segments=self.segments)
 
-    def _store_segments(self, replies: tuple[OutboundMessage, ...]) -> None:
-        counts = {
-            reply.message_id: sum(count_segments(part) for part in self.parts(reply))
-            for reply in replies
-            if reply.message_id is not None
-        }
-        with transaction(self.services.sessions) as session:
-            for message_id, segments in counts.items():
-                session.execute(
-                    update(Message).where(Message.id == message_id).values(segments=segments)
-                )
+    def segments(self, reply: OutboundMessage) -> int:
+        """What a reply costs as SMS, split the way it is sent."""
+        return sum(count_segments(part) for part in self.parts(reply))
 
     def _hand_to_outbox(self, future: asyncio.Future[ReceiveResult]) -> None:
         self._late.discard(future)
