@@ -237,7 +237,7 @@ class TelegramConnector(Connector):
 
     async def _receive(self, inbound: InboundMessage) -> None:
         # receive() blocks on the database: never on the event loop.
-        await asyncio.to_thread(receive, self.services, inbound, reply_inline=False)
+        await self.services.in_database_thread(receive, self.services, inbound, reply_inline=False)
         for wake in self.services.on_queued:
             wake()
 
