@@ -81,6 +81,9 @@ PROVIDER_KEYWORDS: dict[str, Literal["stop", "start", "help"]] = {
     "START": "start",
     "HELP": "help",
 }
+#: How stale `last_inbound_at` (read by retention, which counts in days) may be: most
+#: messages then write no UPDATE of their identity.
+LAST_INBOUND_PRECISION = dt.timedelta(hours=1)
 #: A message within this time after the end continues the ended conversation.
 RESUME_ENDED_WITHIN = dt.timedelta(days=7)
 
@@ -176,7 +179,8 @@ def _receive(
         inbound, identity, text, now, conversation_id=conversation.id if conversation else None
     )
     session.add(message)
-    identity.last_inbound_at = now
+    if identity.last_inbound_at is None or now - identity.last_inbound_at > LAST_INBOUND_PRECISION:
+        identity.last_inbound_at = now
     session.flush()  # a duplicate provider id fails here, before anything else is done
     turn = Turn(services, session, identity, contact, conversation, message, now, reply_inline)
     turn.followup = followup
