@@ -1,0 +1,135 @@
+"""The one-statement sender lookup answers each question the way the separate queries did."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy.orm import Session
+
+from bot.db import transaction
+from bot.events import record
+from bot.identities import find_or_create_identity
+from bot.models import ChannelIdentity, Conversation, FollowupEnrolment, Responder
+from bot.sender import Sender, load_sender
+from bot.services import Services
+
+NOW = dt.datetime(2026, 3, 2, 15, 0, tzinfo=dt.UTC)
+PERSON = "+15550104477"
+
+
+def _conversation(session: Session, identity: ChannelIdentity, status: str, ago: int) -> None:
+    at = NOW - dt.timedelta(days=ago)
+    session.add(
+        Conversation(
+            contact_id=identity.contact_id,
+            identity_id=identity.id,
+            dialogue_id="intake",
+            step="welcome",
+            slots="{}",
+            language="en",
+            pathway="self",
+            status=status,
+            started_at=at,
+            updated_at=at,
+        )
+    )
+
+
+def _enrolment(session: Session, identity: ChannelIdentity, status: str, sent_ago: int) -> None:
+    session.add(
+        FollowupEnrolment(
+            contact_id=identity.contact_id,
+            identity_id=identity.id,
+            team="QRT North",
+            pathway="qrt",
+            language="en",
+            event_at=NOW - dt.timedelta(days=60),
+            consent_method="scene",
+            consent_by="medic",
+            source="cli",
+            status=status,
+            last_sent_at=NOW - dt.timedelta(days=sent_ago),
+            created_at=NOW - dt.timedelta(days=60),
+        )
+    )
+
+
+def _responder(services: Services) -> Callable[[Session, ChannelIdentity], None]:
+    def add(session: Session, identity: ChannelIdentity) -> None:
+        session.add(
+            Responder(
+                name="jordan",
+                display_name="Jordan",
+                role="peer",
+                sms_phone=PERSON,
+                sms_index=services.vault.blind_index("sms", PERSON),
+            )
+        )
+
+    return add
+
+
+def _satisfaction(*kinds: str) -> Callable[[Session, ChannelIdentity], None]:
+    def add(session: Session, identity: ChannelIdentity) -> None:
+        for kind in kinds:
+            record(session, kind, NOW - dt.timedelta(hours=1), contact_id=identity.contact_id)
+            session.flush()
+
+    return add
+
+
+Setup = Callable[[Session, ChannelIdentity], None]
+CASES: list[tuple[str, Setup | str, dict[str, object]]] = [
+    ("nothing yet", lambda s, i: None, {"conversation": None, "checkin": False, "asked": False}),
+    (
+        "the newest conversation, whatever its status",
+        lambda s, i: (_conversation(s, i, "ended", 3), _conversation(s, i, "closed", 1)),
+        {"conversation": "closed"},
+    ),
+    ("a check-in sent last week", lambda s, i: _enrolment(s, i, "active", 7), {"checkin": True}),
+    (
+        "a check-in sent 50 days ago",
+        lambda s, i: _enrolment(s, i, "active", 50),
+        {"checkin": False},
+    ),
+    ("a stopped enrolment", lambda s, i: _enrolment(s, i, "stopped", 1), {"checkin": False}),
+    ("a satisfaction question pending", _satisfaction("satisfaction_asked"), {"asked": True}),
+    (
+        "a satisfaction question answered",
+        _satisfaction("satisfaction_asked", "satisfaction"),
+        {"asked": False},
+    ),
+    ("the address is a responder's", "responder", {"responder": True}),
+]
+
+
+@pytest.mark.parametrize(("situation", "setup", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_the_sender_lookup(
+    services: Services, situation: str, setup: Setup | str, expected: dict[str, object]
+) -> None:
+    with transaction(services.sessions) as session:
+        identity = find_or_create_identity(session, services.vault, "sms", PERSON, NOW)
+        prepare = _responder(services) if setup == "responder" else setup
+        assert callable(prepare)
+        prepare(session, identity)
+    with transaction(services.sessions) as session:
+        sender = load_sender(session, services.vault, "sms", PERSON, NOW)
+        assert isinstance(sender, Sender)
+        assert sender.identity.address == PERSON
+        assert sender.contact.id == sender.identity.contact_id
+        if "conversation" in expected:
+            latest = sender.latest_conversation
+            assert (latest.status if latest else None) == expected["conversation"]
+        if "checkin" in expected:
+            assert sender.checkin_sent is expected["checkin"]
+        if "asked" in expected:
+            assert sender.satisfaction_asked is expected["asked"]
+        assert (sender.responder_id is not None) is bool(expected.get("responder", False))
+
+
+def test_an_unknown_address_has_no_sender(services: Services) -> None:
+    with transaction(services.sessions) as session:
+        assert load_sender(session, services.vault, "sms", PERSON, NOW) is None
+        assert load_sender(session, services.vault, "telegram", "12345", NOW) is None
