@@ -95,20 +95,14 @@ def _run_server(services: Services, host: str, port: int, *, telegram_polling: b
 
     from bot.outbox import BackgroundWorker, load_outbox_settings
     from bot.services import LazyInterpreter
-    from bot.web.app import create_app, templates
-    from connectors.base import Connector
-    from connectors.telegram_cli import serve_with_polling, telegram_connector
-    from connectors.twilio_sms import twilio_connector
-    from connectors.web_chat import WebChatConnector
+    from bot.web.app import create_app
+    from bot.web.factory import GRACE_SECONDS, connectors_for
+    from connectors.telegram import TelegramConnector
+    from connectors.telegram_cli import serve_with_polling
 
-    telegram = telegram_connector(services, polling=telegram_polling)
-    connectors: list[Connector] = [WebChatConnector(services, templates())]
-    if telegram is not None:
-        connectors.append(telegram)
-    sms = twilio_connector(services)
-    if sms is not None:
-        connectors.append(sms)
+    connectors = connectors_for(services, telegram_polling=telegram_polling)
     services.connectors.update({c.name: c for c in connectors})
+    telegram = next((c for c in connectors if isinstance(c, TelegramConnector)), None)
     outbox = load_outbox_settings()
     in_process = services.settings.is_sqlite if outbox.in_process is None else outbox.in_process
     worker = BackgroundWorker(services, outbox) if in_process else None
@@ -122,11 +116,14 @@ def _run_server(services: Services, host: str, port: int, *, telegram_polling: b
     print(f"Doorway is running: http://{host}:{port}/  (Ctrl-C to stop)")
     sys.stdout.flush()
     app = create_app(services, connectors, worker=worker)
+    # SIGTERM: stop taking requests, let in-flight ones finish (within the grace period).
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=GRACE_SECONDS
+    )
     if telegram is not None and telegram_polling:
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning")
         asyncio.run(serve_with_polling(uvicorn.Server(config), telegram))
     else:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        uvicorn.Server(config).run()
     return 0
 
 

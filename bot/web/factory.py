@@ -17,19 +17,19 @@ from bot.services import LazyInterpreter, Services, build_services
 from connectors.base import Connector
 
 
-def connectors_for(services: Services) -> list[Connector]:
-    """The web chat, plus SMS and Telegram when their credentials are set."""
+def connectors_for(services: Services, *, telegram_polling: bool = False) -> list[Connector]:
+    """The web chat, plus SMS and Telegram when their credentials are set (a wrong value
+    stops start-up). Every way of running Doorway builds its channels here."""
     from bot.web.app import templates
     from connectors.telegram_cli import telegram_connector
-    from connectors.twilio_settings import load_twilio_settings
-    from connectors.twilio_sms import TwilioSmsConnector
+    from connectors.twilio_sms import twilio_connector
     from connectors.web_chat import WebChatConnector
 
     chosen: list[Connector] = [WebChatConnector(services, templates())]
-    twilio = load_twilio_settings()
-    if twilio is not None:
-        chosen.append(TwilioSmsConnector(services, twilio))
-    telegram = telegram_connector(services)
+    sms = twilio_connector(services)
+    if sms is not None:
+        chosen.append(sms)
+    telegram = telegram_connector(services, polling=telegram_polling)
     if telegram is not None:
         chosen.append(telegram)
     return chosen
