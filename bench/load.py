@@ -310,6 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timeout", type=float, default=15.0, help="per request (Twilio's)")
     parser.add_argument("--telegram-share", type=float, default=0.0, help="0..1 of people")
     parser.add_argument("--out", default="load.json")
+    parser.add_argument("--profile", type=Path, help="py-spy output (.svg, or .txt collapsed)")
     return parser
 
 
@@ -371,12 +372,21 @@ def asyncio_main(
                 asyncio.run(run(warm, warm_target, Stats()))
             stats = Stats()
             cpu_before = cpu_seconds(roots["server"])
+            profiler = start_profiler(args.profile, roots["server"], args.duration)
+            client_cpu_before = time.process_time()
             with RssSampler(roots).running() as sampler:
                 elapsed = asyncio.run(run(args, target, stats))
+            client_cpu = time.process_time() - client_cpu_before
+            if profiler is not None:
+                profiler.wait(60)
             # CPU per message is what a shared, noisy machine cannot blur: capacity per core.
             cpu = cpu_seconds(roots["server"]) - cpu_before
             extra["server_cpu_ms_per_message"] = (
                 round(cpu / stats.completed * 1000, 2) if stats.completed else None
+            )
+            # The generator shares the machine: when it nears a full core, it is the limit.
+            extra["client_cpu_ms_per_message"] = (
+                round(client_cpu / stats.completed * 1000, 2) if stats.completed else None
             )
             extra["load_average"] = os.getloadavg()[0]
             rss = dict(sampler.peaks)
@@ -389,6 +399,17 @@ def asyncio_main(
             if worker is not None:
                 worker.terminate()
                 worker.wait(30)
+
+
+def start_profiler(out: Path | None, pid: int, seconds: float) -> subprocess.Popen[bytes] | None:
+    """py-spy (installed separately) samples the server while the load runs: where time goes."""
+    if out is None:
+        return None
+    command = ["py-spy", "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate"]
+    command += ["200", "--subprocesses", "--nonblocking", "--gil", "-o", str(out)]
+    if out.suffix == ".txt":
+        command += ["--format", "raw"]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def prepare(env: dict[str, str]) -> None:
