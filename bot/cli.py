@@ -97,12 +97,10 @@ def _run_server(services: Services, host: str, port: int, *, telegram_polling: b
     from bot.services import LazyInterpreter
     from bot.web.app import create_app
     from bot.web.factory import GRACE_SECONDS, connectors_for
-    from connectors.telegram import TelegramConnector
-    from connectors.telegram_cli import serve_with_polling
 
     connectors = connectors_for(services, telegram_polling=telegram_polling)
     services.connectors.update({c.name: c for c in connectors})
-    telegram = next((c for c in connectors if isinstance(c, TelegramConnector)), None)
+    telegram = next((c for c in connectors if c.name == "telegram"), None)
     outbox = load_outbox_settings()
     in_process = services.settings.is_sqlite if outbox.in_process is None else outbox.in_process
     worker = BackgroundWorker(services, outbox) if in_process else None
@@ -121,6 +119,10 @@ def _run_server(services: Services, host: str, port: int, *, telegram_polling: b
         app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=GRACE_SECONDS
     )
     if telegram is not None and telegram_polling:
+        from connectors.telegram import TelegramConnector
+        from connectors.telegram_cli import serve_with_polling
+
+        assert isinstance(telegram, TelegramConnector)
         asyncio.run(serve_with_polling(uvicorn.Server(config), telegram))
     else:
         uvicorn.Server(config).run()

@@ -19,19 +19,28 @@ from connectors.base import Connector
 
 def connectors_for(services: Services, *, telegram_polling: bool = False) -> list[Connector]:
     """The web chat, plus SMS and Telegram when their credentials are set (a wrong value
-    stops start-up). Every way of running Doorway builds its channels here."""
+    stops start-up). Every way of running Doorway builds its channels here.
+
+    A provider's SDK is imported only when its channel is on: each is megabytes of memory
+    in every server and worker process.
+    """
     from bot.web.app import templates
-    from connectors.telegram_cli import telegram_connector
-    from connectors.twilio_sms import twilio_connector
+    from connectors.telegram_settings import load_telegram_settings
+    from connectors.twilio_settings import load_twilio_settings
     from connectors.web_chat import WebChatConnector
 
     chosen: list[Connector] = [WebChatConnector(services, templates())]
-    sms = twilio_connector(services)
-    if sms is not None:
-        chosen.append(sms)
-    telegram = telegram_connector(services, polling=telegram_polling)
-    if telegram is not None:
-        chosen.append(telegram)
+    twilio = load_twilio_settings()
+    if twilio is not None:
+        from connectors.twilio_sms import TwilioSmsConnector
+
+        chosen.append(TwilioSmsConnector(services, twilio))
+    if load_telegram_settings().enabled:
+        from connectors.telegram_cli import telegram_connector
+
+        telegram = telegram_connector(services, polling=telegram_polling)
+        if telegram is not None:
+            chosen.append(telegram)
     return chosen
 
 

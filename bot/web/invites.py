@@ -7,7 +7,6 @@ import hmac
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
-from icalendar import Calendar, Event
 from sqlalchemy import select
 
 from bot.handoff.booking import invite_signature
@@ -19,6 +18,9 @@ DURATION = dt.timedelta(minutes=30)
 
 def invite(services: Services, handoff: Handoff) -> bytes:
     """Minimum necessary: the code, the time and the program; no name, number or story."""
+    # Imported here: a few megabytes in every server process for a page opened rarely.
+    from icalendar import Calendar, Event
+
     assert handoff.scheduled_for is not None
     calendar = Calendar()
     calendar.add("prodid", "-//Doorway//handoff//EN")
