@@ -1,12 +1,15 @@
 """Claim due jobs for one worker with a lease: SKIP LOCKED on PostgreSQL, BEGIN IMMEDIATE on
-SQLite (one writer at a time), so two workers never hold the same job."""
+SQLite (one writer at a time), so two workers never hold the same job. A worker that shuts
+down hands back what it has not started."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import CursorResult, and_, or_, select, update
 
 from bot.db import transaction
 from bot.models import Message, OutboxJob
@@ -61,3 +64,35 @@ def claim_jobs(services: Services, *, limit: int, lease_seconds: float) -> list[
         )
         channels = {job_id: channel for job_id, channel in rows}
     return [Claim(job_id, lease, channels.get(job_id)) for job_id in ids]
+
+
+def release(services: Services, claims: Sequence[Claim]) -> int:
+    """Hand back claimed jobs this worker will not start, so they go out now from another
+    worker instead of waiting out the lease (one may be a crisis reply); returns how many.
+
+    Only a job still held under the claim's own lease is touched: once a lease has run out
+    the job may belong to another worker. Nothing was tried, so the attempt the claim counted
+    is taken back, and `due_at` stays: the job keeps its place in the queue.
+    """
+    now = services.clock()
+    released = 0
+    with transaction(services.sessions) as session:
+        for lease in {claim.lease for claim in claims}:
+            ids = [claim.job_id for claim in claims if claim.lease == lease]
+            result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+                update(OutboxJob)
+                .where(
+                    OutboxJob.id.in_(ids),
+                    OutboxJob.status == "running",
+                    OutboxJob.claimed_until == lease,
+                )
+                .values(
+                    status="pending",
+                    claimed_until=None,
+                    attempts=OutboxJob.attempts - 1,
+                    updated_at=now,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            released += result.rowcount
+    return released

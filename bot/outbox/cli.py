@@ -6,12 +6,17 @@ import argparse
 import asyncio
 import importlib
 import json
+import signal
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from bot.outbox.runner import BackgroundWorker
 from bot.outbox.settings import load_outbox_settings
 from bot.outbox.status import outbox_status
-from bot.outbox.worker import run_once
+from bot.outbox.worker import Worker
 from bot.services import Services
+
+T = TypeVar("T")
 
 
 def _services_with_channels() -> Services:
@@ -30,15 +35,29 @@ def cmd_worker(args: argparse.Namespace) -> int:
     services = _services_with_channels()
     try:
         if args.once:
-            handled = asyncio.run(run_once(services, limit=args.limit, settings=settings))
+            worker = Worker(services, settings)
+            handled = asyncio.run(
+                _until_signalled(worker.run_once(limit=args.limit), worker.request_stop)
+            )
             print(f"Handled {handled} outbox jobs.")
             return 0
         channels = ", ".join(sorted(services.connectors)) or "none"
         print(f"Outbox worker running (channels: {channels}; Ctrl-C to stop)", flush=True)
-        asyncio.run(BackgroundWorker(services, settings).run())
+        background = BackgroundWorker(services, settings)
+        asyncio.run(_until_signalled(background.run(), background.request_stop))
         return 0
     finally:
         services.close()
+
+
+async def _until_signalled(work: Awaitable[T], stop: Callable[[], None]) -> T:
+    """Run `work` with SIGTERM (a deploy, systemd, Docker) and SIGINT (Ctrl-C) calling `stop`
+    instead of killing the process: the send in hand finishes and the rest of the batch goes
+    back to the queue at once instead of waiting out the lease."""
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop)
+    return await work
 
 
 def cmd_outbox_status(args: argparse.Namespace) -> int:

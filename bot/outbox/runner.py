@@ -23,7 +23,6 @@ class BackgroundWorker:
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake = asyncio.Event()
-        self._stopping = False
 
     def wake(self) -> None:
         """Safe from any thread: receive() calls it after committing queued jobs."""
@@ -32,15 +31,21 @@ class BackgroundWorker:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._stopping = False
+        self.worker.stopping = False
         self.services.on_queued.append(self.wake)
         self._task = asyncio.create_task(self.run(), name="doorway-outbox")
 
+    def request_stop(self) -> None:
+        """Stop after the job in hand; called on the loop (a signal handler, `stop`)."""
+        self.worker.request_stop()
+        self._wake.set()
+
     async def stop(self) -> None:
-        self._stopping = True
+        """Stop with the app: finish the send in hand and hand the rest of the batch back,
+        so a redeploy does not hold those messages until the lease runs out."""
         if self.wake in self.services.on_queued:
             self.services.on_queued.remove(self.wake)
-        self._wake.set()
+        self.request_stop()
         if self._task is not None:
             try:
                 await asyncio.wait_for(self._task, timeout=self.settings.send_timeout_seconds)
@@ -53,15 +58,16 @@ class BackgroundWorker:
     async def run(self) -> None:
         """Rounds until stopped; one failed round is logged (by type only) and the next tries."""
         self._loop = asyncio.get_running_loop()
-        while not self._stopping:
+        while not self.worker.stopping:
             try:
                 handled = await self.worker.run_once()
             except Exception as exc:
                 # Database errors can quote parameters: log the type, never the text.
                 log.error("outbox: round failed: %s", type(exc).__name__)
                 handled = 0
-            if handled or self._stopping:
+            if handled or self.worker.stopping:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.settings.poll_seconds)
             self._wake.clear()
+        log.info("outbox: worker stopped; %d claimed jobs handed back", self.worker.released)

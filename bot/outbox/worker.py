@@ -19,7 +19,7 @@ from bot.events import record
 from bot.identities import lock_contact
 from bot.messaging import outbound_from_stored
 from bot.models import ChannelIdentity, Message, OutboxJob
-from bot.outbox.claim import Claim, claim_jobs
+from bot.outbox.claim import Claim, claim_jobs, release
 from bot.outbox.delivery import mark_unreachable
 from bot.outbox.policy import SenderPace, backoff, next_allowed, recipient_zones
 from bot.outbox.settings import OutboxSettings, load_outbox_settings
@@ -57,6 +57,15 @@ class Worker:
         # Jitter only spreads retries in time; it needs no cryptographic randomness.
         self.rng = rng or random.Random()  # noqa: S311
         self.pace = SenderPace(self.settings.rate_per_second, services.clock)
+        #: Set on shutdown; checked between jobs, so a send is never cut in half.
+        self.stopping = False
+        #: Claimed jobs handed back unstarted since this worker began (for the stop log line).
+        self.released = 0
+
+    def request_stop(self) -> None:
+        """Finish the job in hand, then hand the rest of the batch back. It only sets a flag,
+        so a signal handler may call it."""
+        self.stopping = True
 
     def batch_size(self, limit: int | None) -> int:
         size = limit or self.settings.batch_size
@@ -67,7 +76,13 @@ class Worker:
         return size
 
     async def run_once(self, *, limit: int | None = None) -> int:
-        """Handle one batch of due jobs; returns how many were handled."""
+        """Handle one batch of due jobs; returns how many were started.
+
+        A round that ends early (a stop, a cancellation, an error) hands back the jobs it
+        never started rather than leaving them held until the lease runs out.
+        """
+        if self.stopping:
+            return 0
         loop = asyncio.get_running_loop()
         claims = await asyncio.to_thread(
             claim_jobs,
@@ -75,13 +90,29 @@ class Worker:
             limit=self.batch_size(limit),
             lease_seconds=self.settings.lease_seconds,
         )
-        for claim in claims:
-            if claim.channel is not None:
-                wait = self.pace.wait_needed(claim.channel)
-                if wait > 0:
-                    await self.sleep(wait)
-            metrics.outbound(claim.channel, await asyncio.to_thread(self.process, claim, loop))
-        return len(claims)
+        started = 0
+        try:
+            for claim in claims:
+                if claim.channel is not None and not self.stopping:
+                    wait = self.pace.wait_needed(claim.channel)
+                    if wait > 0:
+                        await self.sleep(wait)
+                if self.stopping:
+                    break
+                started += 1
+                outcome = await asyncio.to_thread(self.process, claim, loop)
+                metrics.outbound(claim.channel, outcome)
+        finally:
+            if started < len(claims):
+                await self._hand_back(claims[started:])
+        return started
+
+    async def _hand_back(self, claims: list[Claim]) -> None:
+        try:
+            self.released += await asyncio.to_thread(release, self.services, claims)
+        except Exception as exc:
+            # Not fatal: the jobs come back when their lease runs out, as after a crash.
+            log.warning("outbox: could not release %d jobs: %s", len(claims), type(exc).__name__)
 
     # --- one job, one transaction ------------------------------------------------------------
 
