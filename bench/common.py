@@ -171,7 +171,8 @@ def server_environment(
 
 @dataclass
 class ServerProcess:
-    """`doorway serve` (through the same app factory `--workers N` uses) in a subprocess."""
+    """`doorway serve --workers N` in a subprocess: the command an operator runs (on SQLite
+    with the outbox worker inside, as by default)."""
 
     env: dict[str, str]
     port: int
@@ -184,23 +185,17 @@ class ServerProcess:
         return f"http://{LOOPBACK}:{self.port}"
 
     def command(self) -> list[str]:
-        # The factory is what every `doorway serve --workers N` process runs; with one worker
-        # it is the same app `doorway serve` builds, minus the in-process SQLite outbox.
         return [
             sys.executable,
             "-m",
-            "uvicorn",
-            "--factory",
-            "bot.web.factory:app",
+            "bot",
+            "serve",
             "--host",
             LOOPBACK,
             "--port",
             str(self.port),
             "--workers",
             str(self.workers),
-            "--log-level",
-            "warning",
-            "--no-access-log",
         ]
 
     def start(self, timeout: float = 120.0) -> None:

@@ -52,6 +52,7 @@ from bench.common import (
 #: A complete intake (tests/transcripts/01_talk_today_full.yaml): 7 messages to a handoff.
 INTAKE = ("hi", "1", "Sam", "yes", "call me", "Afternoon", "1")
 HOTLINE = "+15550100000"
+FIRST_WORDS_IN_SPANISH = "Hola, necesito hablar con alguien sobre mi consumo"
 #: Warm-up people are numbered from here, far from the measured ones.
 WARMUP = 500_000_000
 
@@ -260,6 +261,13 @@ def print_summary(result: dict[str, Any]) -> None:
     )
 
 
+async def first_words_in_another_language(target: Target) -> None:
+    """One person opens in Spanish, long enough for language detection: the intake's "hi"
+    never is, and the detector's memory belongs in the peak RSS."""
+    async with httpx.AsyncClient(timeout=target.timeout) as client:
+        await send_one(client, target, WARMUP - 1, FIRST_WORDS_IN_SPANISH, Stats())
+
+
 async def run(args: argparse.Namespace, target: Target, stats: Stats) -> float:
     if args.mode == "closed":
         return await closed_loop(
@@ -364,6 +372,7 @@ def asyncio_main(
             roots["worker"] = worker.pid
         target = Target(server.url, server.url, args.telegram_share, args.timeout)
         try:
+            asyncio.run(first_words_in_another_language(target))
             if args.warmup > 0:
                 warm = argparse.Namespace(**{**vars(args), "duration": args.warmup})
                 warm_target = Target(

@@ -128,11 +128,14 @@ def _alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Create or migrate the schema (`doorway db upgrade`)."""
+    """Create or migrate the schema (`doorway db upgrade`); a current database is left alone
+    without importing Alembic, so a restarted server does not carry it."""
     if engine.dialect.name == "sqlite":
         url = engine.url.database
         if url and url != ":memory:":
             Path(url).parent.mkdir(parents=True, exist_ok=True)
+    if revision == "head" and is_current(engine):
+        return
     from alembic import command
 
     command.upgrade(_alembic_config(engine), revision)
