@@ -53,7 +53,7 @@ from bot.handoff.requests import open_handoff, request_handoff
 from bot.i18n import N_, Translator, fill
 from bot.identities import find_or_create_identity
 from bot.language_choice import LanguageChoice, choose_language, dialogue_parse, language_notes
-from bot.messaging import outbound_from_stored, queue_outbound, stored_replies
+from bot.messaging import jobs_queued, outbound_from_stored, queue_outbound, stored_replies
 from bot.models import ChannelIdentity, Consent, Contact, Conversation, Message, Responder
 from bot.nlu.base import Parse
 from bot.ratelimit import MSG_SLOW_DOWN, Verdict
@@ -128,7 +128,12 @@ def receive(
                 result = _receive(
                     services, session, inbound, text, now, reply_inline, attempt > 0, segments
                 )
+                session.flush()
+                queued = jobs_queued(session)
             metrics.inbound(inbound.channel, "duplicate" if result.duplicate else "handled")
+            if queued:
+                # A reply for the outbox, a routing timer, an alert: the worker goes now.
+                services.wake_outbox()
             return result
         except IntegrityError:
             # A copy of the same provider message is stored (by an earlier attempt or a

@@ -5,11 +5,24 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from bot.models import ChannelIdentity, Message, OutboxJob
 from connectors.base import OutboundChoice, OutboundMessage
+
+_QUEUED = "doorway.outbox_queued"
+
+
+@event.listens_for(Session, "before_flush")
+def _note_queued_jobs(session: Session, _context: object, _instances: object) -> None:
+    if any(isinstance(obj, OutboxJob) for obj in session.new):
+        session.info[_QUEUED] = True
+
+
+def jobs_queued(session: Session) -> bool:
+    """Whether this session has written an outbox job (so the worker can be woken)."""
+    return bool(session.info.get(_QUEUED, False))
 
 
 def message_meta(outbound: OutboundMessage) -> dict[str, Any] | None:

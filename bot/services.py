@@ -97,6 +97,12 @@ class Services:
             self._database_threads, functools.partial(work, *args, **kwargs)
         )
 
+    def wake_outbox(self) -> None:
+        """Tell this process's outbox worker that jobs were committed: it sends now instead
+        of at its next poll."""
+        for wake in self.on_queued:
+            wake()
+
     def close(self) -> None:
         if self._database_threads is not None:
             self._database_threads.shutdown(wait=True)

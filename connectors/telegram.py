@@ -236,10 +236,8 @@ class TelegramConnector(Connector):
             )
 
     async def _receive(self, inbound: InboundMessage) -> None:
-        # receive() blocks on the database: never on the event loop.
+        # receive() blocks on the database: never on the event loop. It wakes the outbox.
         await self.services.in_database_thread(receive, self.services, inbound, reply_inline=False)
-        for wake in self.services.on_queued:
-            wake()
 
     # --- coaches -----------------------------------------------------------------------------
 

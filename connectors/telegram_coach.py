@@ -48,9 +48,7 @@ def handoff_coach(services: Services, message: CoachMessage) -> Sequence[Outboun
         provider_id=None,
         received_at=message.received_at,
     )
-    receive(services, inbound, reply_inline=False)
-    for wake in services.on_queued:
-        wake()
+    receive(services, inbound, reply_inline=False)  # it wakes the outbox
     return []
 
 

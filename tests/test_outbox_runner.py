@@ -33,9 +33,7 @@ def test_the_app_runs_the_worker_for_its_lifetime(sqlite_services: Services) -> 
                 provider_id="SM" + "1" * 32,
                 received_at=services.clock(),
             )
-            receive(services, inbound, reply_inline=False)
-            for wake in services.on_queued:
-                wake()
+            receive(services, inbound, reply_inline=False)  # it wakes the worker itself
             deadline = time.monotonic() + 10
             while len(fake.delivered) < 2 and time.monotonic() < deadline:
                 time.sleep(0.02)

@@ -139,6 +139,5 @@ def import_csv(services: Services, path: Path) -> ImportReport:
             created += result.created
             already += not result.created
     if created:
-        for wake in services.on_queued:
-            wake()
+        services.wake_outbox()
     return ImportReport(created=created, already=already)

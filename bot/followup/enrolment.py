@@ -308,6 +308,5 @@ def enroll_one(
             if attempt == 1:
                 raise
     if result.created:
-        for wake in services.on_queued:
-            wake()
+        services.wake_outbox()
     return result

@@ -160,6 +160,5 @@ def queue_stored_replies(services: Services, message_ids: list[int]) -> int:
             )
             queued += 1
     if queued:
-        for wake in services.on_queued:
-            wake()
+        services.wake_outbox()
     return queued
