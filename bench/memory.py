@@ -399,7 +399,7 @@ def with_deltas(reports: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def idle_server(env: dict[str, str]) -> dict[str, Any]:
-    """The server `bench.load` starts (`uvicorn --factory`), idle after start: its RSS and USS,
+    """The server `bench.load` starts (`doorway serve`), idle after start: its RSS and USS,
     and which of the optional native libraries are mapped into it."""
     from bench.common import ServerProcess
 
@@ -470,7 +470,7 @@ def print_report(report: dict[str, Any]) -> None:
     )
     idle = report["idle_server"]
     print(
-        f"bench.load's server (uvicorn --factory) idle after start: {idle['rss_mb']} MB RSS, "
+        f"bench.load's server (doorway serve) idle after start: {idle['rss_mb']} MB RSS, "
         f"{idle['uss_mb']} MB USS; native libraries mapped: {idle['mapped']}"
     )
     load = report.get("load")
