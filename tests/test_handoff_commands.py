@@ -26,6 +26,9 @@ CASES = [
     ),
     ("A K3F", Command("relay", text="A K3F")),  # not a valid code: said to the person as written
     ("6", Command("relay", text="6")),
+    # Codes grow to 5 and 6 characters once 4-character ones are crowded.
+    ("A K3F7Q", Command("accept", code="K3F7Q")),
+    ("2 k3f7qz", Command("outcome", code="K3F7QZ", number=2)),
     ("HOPE you are ok", Command("relay", text="HOPE you are ok")),
 ]
 

@@ -181,7 +181,7 @@ def _relay(
     code = command.code
     active = active_handoffs(session, responder)
     if code and not any(h.code == code for h in active):
-        command = Command("relay", text=f"{code} {command.text}".strip())
+        command = Command("relay", text=command.raw or f"{code} {command.text}".strip())
         code = None
     handoff = _pick_active(services, session, responder, code, now)
     if handoff is None or not command.text:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 Kind = Literal["accept", "decline", "done", "checkin", "outcome", "relay"]
 
-_CODE = r"[A-HJ-NP-Z2-9]{4}"
+_CODE = r"[A-HJ-NP-Z2-9]{4,6}"  # bot.handoff.requests.CODE_LENGTHS
 _PATTERNS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     ("accept", re.compile(rf"^(?:A|ACCEPT|/ACCEPT)(?:\s+({_CODE}))?$")),
     ("decline", re.compile(rf"^(?:N|NO|DECLINE|/DECLINE|CAN'?T(?: NOW)?)(?:\s+({_CODE}))?$")),
@@ -25,6 +25,8 @@ class Command:
     code: str | None = None
     text: str = ""
     number: int | None = None
+    #: The message as written, for a relay whose prefix turns out not to be a code.
+    raw: str = field(default="", compare=False)
 
 
 def parse_command(text: str) -> Command:
@@ -40,5 +42,7 @@ def parse_command(text: str) -> Command:
         return Command("outcome", code=outcome.group(2), number=int(outcome.group(1)))
     prefixed = _CODE_PREFIX.match(stripped)
     if prefixed and re.fullmatch(_CODE, prefixed.group(1)):
-        return Command("relay", code=prefixed.group(1), text=prefixed.group(2).strip())
+        return Command(
+            "relay", code=prefixed.group(1), text=prefixed.group(2).strip(), raw=stripped
+        )
     return Command("relay", text=stripped)

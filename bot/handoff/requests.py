@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,12 +18,19 @@ _URGENCY_RANK = {"routine": 0, "scheduled": 1, "today": 2, "urgent": 3, "crisis"
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed by SMS
 
 
-def new_code(session: Session) -> str:
-    """A short code a coach can type back (`A K3F7`)."""
-    while True:
-        code = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(4))
-        if session.scalar(select(Handoff.id).where(Handoff.code == code)) is None:
-            return code
+#: Codes are 4 characters (32^4, about a million) until that space is crowded, then longer.
+CODE_LENGTHS = (4, 5, 6)
+_TRIES_PER_LENGTH = 8
+
+
+def new_code(session: Session, choose: Callable[[str], str] = secrets.choice) -> str:
+    """A short code a coach can type back (`A K3F7`), never one already given."""
+    for length in CODE_LENGTHS:
+        for _ in range(_TRIES_PER_LENGTH):
+            code = "".join(choose(_CODE_ALPHABET) for _ in range(length))
+            if session.scalar(select(Handoff.id).where(Handoff.code == code)) is None:
+                return code
+    raise RuntimeError("no free handoff code: the code space is exhausted")
 
 
 def open_handoff(session: Session, contact_id: int) -> Handoff | None:
