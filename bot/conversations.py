@@ -56,6 +56,7 @@ from bot.language_choice import LanguageChoice, choose_language, dialogue_parse,
 from bot.messaging import jobs_queued, outbound_from_stored, queue_outbound, stored_replies
 from bot.models import ChannelIdentity, Consent, Contact, Conversation, Message, Responder
 from bot.nlu.base import Parse
+from bot.outbox.delivery import heard_from
 from bot.ratelimit import MSG_SLOW_DOWN, Verdict
 from bot.referrals import DEFAULT_PATHWAY
 from bot.referrals import resolve as resolve_referral
@@ -180,6 +181,7 @@ def _receive(
     followup = (
         followup_reply(session, contact.id, conversation, now) if sender.checkin_sent else None
     )
+    heard_from(session, identity, now)
     message = stored_inbound(
         inbound, identity, text, now, conversation_id=conversation.id if conversation else None
     )
@@ -422,6 +424,7 @@ class Turn:
 
     def start(self, *, provider_answered: bool) -> None:
         compliance.opt_in(self.session, self.identity, self.now, via="keyword")
+        heard_from(self.session, self.identity, self.now, opted_in=True)
         if not provider_answered:
             self.say_plain(compliance.MSG_STARTED)
 

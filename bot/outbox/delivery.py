@@ -34,6 +34,30 @@ STATUS_RANK = {
 FAILED = frozenset({"undelivered", "failed"})
 
 
+#: Twilio's code for a number that opted out at the carrier: only START lifts that.
+CARRIER_OPT_OUT = "21610"
+
+
+def heard_from(
+    session: Session, identity: ChannelIdentity, now: dt.datetime, *, opted_in: bool = False
+) -> None:
+    """A message from an address shows it works again: lift its unreachable flag, so replies
+    and check-ins go out. A carrier opt-out stays until the person sends START."""
+    if not identity.unreachable:
+        return
+    if (identity.unreachable_reason or "").startswith(CARRIER_OPT_OUT) and not opted_in:
+        return
+    identity.unreachable = False
+    identity.unreachable_reason = None
+    record(
+        session,
+        "reachable_again",
+        now,
+        contact_id=identity.contact_id,
+        channel=identity.channel,
+    )
+
+
 def mark_unreachable(
     session: Session, identity: ChannelIdentity, reason: str, now: dt.datetime
 ) -> bool:
