@@ -223,18 +223,17 @@ def _complete(table: sa.Table, rows: list[dict[str, Any]]) -> list[dict[str, Any
 
 def hot_queries(index_of_first: str) -> dict[str, Any]:
     """receive()'s lookups, as the application builds them (values of a filled person)."""
-    from bot.models import ChannelIdentity, Consent, Contact, Handoff, Message
-    from bot.sender import _contact_of, _sender_statement
+    from bot.models import ChannelIdentity, Consent, Handoff, Message
+    from bot.sender import _lock_contact_of, _sender_statement
 
     sent_after = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     return {
         # One statement: identity, contact, latest conversation, responder, pending check-in
         # and pending satisfaction question (bot/sender.py).
         "sender": _sender_statement("sms").params(index=index_of_first, sent_after=sent_after),
-        "contact of an address (PostgreSQL, before the lock)": _contact_of("sms").params(
+        "find and lock the contact (PostgreSQL, before the sender)": _lock_contact_of("sms").params(
             index=index_of_first
         ),
-        "contact lock (PostgreSQL)": sa.select(Contact).where(Contact.id == 1).with_for_update(),
         "dedupe (channel, provider_id), on a retry": sa.select(Message).where(
             Message.channel == "sms", Message.provider_id == "SMfill00000000000000000000000000"
         ),

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from bot.crypto import Vault
 from bot.followup.replies import REPLY_WINDOW
 from bot.followup.stops import STOPPABLE
-from bot.identities import address_index, lock_contact
+from bot.identities import address_index
 from bot.models import (
     ChannelIdentity,
     Contact,
@@ -58,16 +58,15 @@ def load_sender(
     """The sender behind an address, with their contact locked; None for a new address.
 
     On SQLite the transaction already holds the write lock (BEGIN IMMEDIATE), so one statement
-    reads everything. On PostgreSQL the contact's row lock is taken first and the statement
-    runs after it, so it sees whatever a concurrent message for the same person committed.
+    reads everything. On PostgreSQL a first statement finds and locks the contact's row, and
+    the second runs after it, so it sees whatever a concurrent message for the same person
+    committed.
     """
     statement = _sender_statement(channel)
     params = {"index": address_index(vault, channel, address), "sent_after": now - REPLY_WINDOW}
     if session.get_bind().dialect.name != "sqlite":
-        contact_id = session.scalar(_contact_of(channel), params)
-        if contact_id is None:
+        if session.scalar(_lock_contact_of(channel), params) is None:
             return None
-        lock_contact(session, contact_id)
         statement = statement.execution_options(populate_existing=True)
     row = session.execute(statement, params).one_or_none()
     if row is None:
@@ -83,9 +82,16 @@ def load_sender(
     )
 
 
-def _contact_of(channel: str) -> Select[int]:
-    return select(ChannelIdentity.contact_id).where(
-        ChannelIdentity.channel == channel, ChannelIdentity.address_index == bindparam("index")
+def _lock_contact_of(channel: str) -> Select[int]:
+    """The contact behind an address, locked for this transaction (PostgreSQL)."""
+    return (
+        select(Contact.id)
+        .join(ChannelIdentity, ChannelIdentity.contact_id == Contact.id)
+        .where(
+            ChannelIdentity.channel == channel,
+            ChannelIdentity.address_index == bindparam("index"),
+        )
+        .with_for_update(of=Contact)
     )
 
 
