@@ -64,7 +64,7 @@ from bot.render import program_params, render
 from bot.safety.keywords import classify_keyword, is_opt_in
 from bot.sender import Sender, continued_conversation, load_sender
 from bot.services import Services
-from connectors.base import InboundMessage, OutboundMessage
+from connectors.base import AnswerTo, InboundMessage, OutboundMessage, step_token
 
 #: How many segments a reply costs on the channel that delivers it (SMS).
 SegmentCounter = Callable[[OutboundMessage], int]
@@ -94,6 +94,9 @@ class ReceiveResult:
     replies: tuple[OutboundMessage, ...]
     duplicate: bool = False
     conversation_id: int | None = None
+    #: A button's answer to a question no longer asked (a second tap, an old keyboard):
+    #: nothing was stored or done.
+    stale: bool = False
 
 
 def clean_text(text: str) -> str:
@@ -156,7 +159,12 @@ def _receive(
 ) -> ReceiveResult:
     sender = _sender(services, session, inbound, now)
     identity, contact = sender.identity, sender.contact
-    if inbound.provider_id and look_for_duplicate:
+    conversation = continued_conversation(sender.latest_conversation, now, RESUME_ENDED_WITHIN)
+    stale = inbound.answers is not None and not _still_asked(
+        inbound.answers, conversation, identity
+    )
+    # A stale answer may be the provider's retry of one already handled: that is replayed.
+    if inbound.provider_id and (look_for_duplicate or stale):
         earlier = session.scalar(
             select(Message).where(
                 Message.channel == inbound.channel, Message.provider_id == inbound.provider_id
@@ -177,7 +185,8 @@ def _receive(
         session.flush()
         coach.handle(services, session, responder, text, now)
         return ReceiveResult(replies=())
-    conversation = continued_conversation(sender.latest_conversation, now, RESUME_ENDED_WITHIN)
+    if stale:
+        return ReceiveResult(replies=(), stale=True)
     followup = (
         followup_reply(session, contact.id, conversation, now) if sender.checkin_sent else None
     )
@@ -208,6 +217,19 @@ def _sender(
         sender = load_sender(session, services.vault, inbound.channel, inbound.address, now)
     assert sender is not None
     return sender
+
+
+def _still_asked(
+    answers: AnswerTo, conversation: Conversation | None, identity: ChannelIdentity
+) -> bool:
+    """Whether the question a button answers is the one being asked now."""
+    return (
+        conversation is not None
+        and not identity.opted_out
+        and conversation.id == answers.conversation_id
+        and conversation.status == "active"
+        and step_token(conversation.step) == answers.step_token
+    )
 
 
 def stored_inbound(

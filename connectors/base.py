@@ -3,11 +3,33 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 from fastapi import APIRouter
+
+_STEP_NAME = re.compile(r"^[a-z0-9_]{1,24}$")
+
+
+@dataclass(frozen=True)
+class AnswerTo:
+    """The question a tapped button answers: the conversation and the step it was shown at.
+
+    `receive()` checks it under the person's lock, so of two taps on the same button (even in
+    two server processes) only the first is acted on."""
+
+    conversation_id: int
+    step_token: str
+
+
+def step_token(step: str) -> str:
+    """A step as written when short, else a digest: fits in a button's 64-byte payload."""
+    if _STEP_NAME.match(step):
+        return step
+    return "~" + hashlib.sha256(step.encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -23,6 +45,7 @@ class InboundMessage:
     referral_code: str | None = None
     media_count: int = 0
     provider_opt_out: str | None = None  # the provider already handled STOP/START/HELP
+    answers: AnswerTo | None = None  # a button's answer, valid only at the step it was shown
 
 
 @dataclass(frozen=True)

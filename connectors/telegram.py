@@ -16,9 +16,10 @@ from fastapi import APIRouter, HTTPException, Request
 from telegram import Bot, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 
-from bot.conversations import receive
+from bot.conversations import ReceiveResult, receive
 from bot.services import Services
 from connectors.base import (
+    AnswerTo,
     Capabilities,
     Connector,
     InboundMessage,
@@ -196,16 +197,9 @@ class TelegramConnector(Connector):
         if tap is None or not await asyncio.to_thread(
             tap_is_current, self.services, action.chat, action.provider_id, tap
         ):
-            # Forged, stale or foreign: say so and change nothing.
-            language = await self._language(action.chat, action.language)
-            note = self.services.catalogs.translator(language).gettext(MSG_BUTTON_EXPIRED)
-            await self._quietly(
-                self.bot.answer_callback_query(action.query_id, text=note, show_alert=True)
-            )
+            await self._button_expired(action)  # forged, stale or foreign: change nothing
             return
-        # Stop the button's spinner first; the answer may take a moment to compute.
-        await self._quietly(self.bot.answer_callback_query(action.query_id))
-        await self._receive(
+        result = await self._receive(
             InboundMessage(
                 channel=CHANNEL,
                 address=action.chat,
@@ -213,9 +207,22 @@ class TelegramConnector(Connector):
                 provider_id=action.provider_id,
                 received_at=self.services.clock(),
                 language_hint=action.language,
+                # Checked again under the person's lock: a second tap elsewhere lost the race.
+                answers=AnswerTo(tap.conversation_id, tap.step_token),
             )
         )
+        if result.stale:
+            await self._button_expired(action)
+            return
+        await self._quietly(self.bot.answer_callback_query(action.query_id))
         await self._show_picked(action)
+
+    async def _button_expired(self, action: ButtonPress) -> None:
+        language = await self._language(action.chat, action.language)
+        note = self.services.catalogs.translator(language).gettext(MSG_BUTTON_EXPIRED)
+        await self._quietly(
+            self.bot.answer_callback_query(action.query_id, text=note, show_alert=True)
+        )
 
     async def _show_picked(self, action: ButtonPress) -> None:
         """Replace the tapped keyboard by the answer, so old buttons cannot be pressed again."""
@@ -235,9 +242,11 @@ class TelegramConnector(Connector):
                 )
             )
 
-    async def _receive(self, inbound: InboundMessage) -> None:
+    async def _receive(self, inbound: InboundMessage) -> ReceiveResult:
         # receive() blocks on the database: never on the event loop. It wakes the outbox.
-        await self.services.in_database_thread(receive, self.services, inbound, reply_inline=False)
+        return await self.services.in_database_thread(
+            receive, self.services, inbound, reply_inline=False
+        )
 
     # --- coaches -----------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from connectors.base import OutboundMessage
+from connectors.base import OutboundMessage, step_token
 
 #: Telegram's limit on callback_data, in bytes.
 MAX_CALLBACK_BYTES = 64
@@ -18,7 +18,6 @@ MAX_CALLBACK_BYTES = 64
 SKIP = "s"
 SKIP_TEXT = "SKIP"
 _MAC_BYTES = 8  # 64 bits: forging one in the 15-character budget is out of reach
-_STEP_NAME = re.compile(r"^[a-z0-9_]{1,24}$")
 _DATA = re.compile(r"^c:(\d{1,12}):([a-z0-9_~]{1,25}):(\d{1,2}|s):([A-Za-z0-9_-]{11})$")
 
 
@@ -34,13 +33,6 @@ class ButtonTap:
     def text(self) -> str:
         """What the tap means as typed text: the choice number, or SKIP."""
         return SKIP_TEXT if self.choice == SKIP else self.choice
-
-
-def step_token(step: str) -> str:
-    """The step as written when short, else a digest, so the data always fits in 64 bytes."""
-    if _STEP_NAME.match(step):
-        return step
-    return "~" + hashlib.sha256(step.encode()).hexdigest()[:12]
 
 
 class CallbackSigner:

@@ -13,7 +13,8 @@ from bot.identities import find_identity
 from bot.models import Message
 from bot.responder_links import linked_responder, redeem_link_code
 from bot.services import Services
-from connectors.telegram_callbacks import ButtonTap, step_token
+from connectors.base import step_token
+from connectors.telegram_callbacks import ButtonTap
 
 CHANNEL = "telegram"
 

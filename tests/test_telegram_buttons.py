@@ -8,7 +8,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from bot.conversations import receive
 from bot.models import Conversation, Message
+from bot.services import Services
+from connectors.base import AnswerTo, InboundMessage, step_token
 from connectors.telegram_callbacks import MAX_CALLBACK_BYTES
 from connectors.telegram_texts import MSG_BUTTON_EXPIRED
 from tests.fakes.telegram_api import Call
@@ -175,3 +178,34 @@ async def test_expired_note_is_translated(tg: Harness) -> None:
     note = tg.fake.calls_to("answerCallbackQuery")[-1].params["text"]
     translated = tg.services.catalogs.translator("es").gettext(MSG_BUTTON_EXPIRED)
     assert note == translated
+
+
+def test_two_taps_on_one_button_in_two_processes_act_once(sqlite_services: Services) -> None:
+    """Both taps pass the early check (each server process ran it before either was stored);
+    under the person's lock only the first is acted on, the second changes nothing."""
+    services = sqlite_services
+
+    def tap_message(number: int, text: str, answers: AnswerTo | None) -> InboundMessage:
+        return InboundMessage(
+            channel="telegram",
+            address="424242",
+            text=text,
+            provider_id=f"tg:{number}",
+            received_at=services.clock(),
+            answers=answers,
+        )
+
+    first = receive(services, tap_message(1, "hi", None), reply_inline=False)
+    with services.sessions() as session:
+        shown = session.get(Conversation, first.conversation_id)
+        assert shown is not None
+        answers = AnswerTo(shown.id, step_token(shown.step))
+    won = receive(services, tap_message(2, "1", answers), reply_inline=False)
+    lost = receive(services, tap_message(3, "1", answers), reply_inline=False)
+    assert not won.stale
+    assert lost.stale
+    with services.sessions() as session:
+        taps = session.scalars(
+            select(Message).where(Message.direction == "in", Message.provider_id == "tg:3")
+        ).all()
+        assert taps == []  # the losing tap left no trace in the conversation
