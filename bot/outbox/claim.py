@@ -23,6 +23,13 @@ class Claim:
     job_id: int
     lease: dt.datetime
     channel: str | None
+    identity_id: int | None
+    kind: str
+
+    @property
+    def recipient(self) -> int | None:
+        """The identity whose messages must go in order; a timer sends nothing itself."""
+        return None if self.kind == "timer" else self.identity_id
 
 
 def claim_jobs(services: Services, *, limit: int, lease_seconds: float) -> list[Claim]:
@@ -58,12 +65,15 @@ def claim_jobs(services: Services, *, limit: int, lease_seconds: float) -> list[
             .execution_options(synchronize_session=False)
         )
         rows = session.execute(
-            select(OutboxJob.id, Message.channel)
-            .join(Message, Message.id == OutboxJob.message_id)
+            select(OutboxJob.id, Message.channel, OutboxJob.identity_id, OutboxJob.kind)
+            .outerjoin(Message, Message.id == OutboxJob.message_id)
             .where(OutboxJob.id.in_(ids))
         )
-        channels = {job_id: channel for job_id, channel in rows}
-    return [Claim(job_id, lease, channels.get(job_id)) for job_id in ids]
+        held = {
+            job_id: Claim(job_id, lease, channel, identity_id, kind)
+            for job_id, channel, identity_id, kind in rows
+        }
+    return [held[job_id] for job_id in ids]
 
 
 def release(services: Services, claims: Sequence[Claim]) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -97,20 +98,44 @@ def backoff(
     return dt.timedelta(seconds=delay)
 
 
+@dataclass(frozen=True)
+class Slot:
+    """A sender's send slot a job reserved: sleep `wait` seconds, then send."""
+
+    sender: str
+    at: dt.datetime | None  # None when the limit is off
+    wait: float
+
+
 class SenderPace:
-    """At most `per_second` sends per sender (one channel is one sender), spaced evenly."""
+    """At most `per_second` sends per sender (one channel is one sender), spaced evenly.
+
+    Jobs running side by side reserve a slot before sending instead of checking and then
+    marking, which would let two of them see the same free slot and send together.
+    """
 
     def __init__(self, per_second: float, clock: Callable[[], dt.datetime]) -> None:
         self.interval = dt.timedelta(seconds=1 / per_second) if per_second > 0 else None
         self.clock = clock
-        self._last: dict[str, dt.datetime] = {}
+        self._next_free: dict[str, dt.datetime] = {}
 
-    def wait_needed(self, sender: str) -> float:
-        """Seconds until `sender` may send again (0 when it may now)."""
-        if self.interval is None or sender not in self._last:
-            return 0.0
-        return max(0.0, (self._last[sender] + self.interval - self.clock()).total_seconds())
+    def reserve(self, sender: str) -> Slot:
+        """Take `sender`'s next free slot; `wait` says how long until it (0: now).
 
-    def mark(self, sender: str) -> None:
-        """Note a send (tried or done: the provider counted it either way)."""
-        self._last[sender] = self.clock()
+        Call it on the event loop: nothing awaits between reading and advancing the next free
+        time, so concurrent jobs each get their own slot.
+        """
+        if self.interval is None:
+            return Slot(sender, None, 0.0)
+        now = self.clock()
+        at = max(now, self._next_free.get(sender, now))
+        self._next_free[sender] = at + self.interval
+        return Slot(sender, at, (at - now).total_seconds())
+
+    def give_back(self, slot: Slot) -> None:
+        """Free a slot the job did not send in (cancelled, rescheduled), so the sends behind it
+        do not wait for nothing; only while no later slot was taken, else two would share."""
+        if slot.at is None or self.interval is None:
+            return
+        if self._next_free.get(slot.sender) == slot.at + self.interval:
+            self._next_free[slot.sender] = slot.at

@@ -8,7 +8,8 @@ import concurrent.futures
 import datetime as dt
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Literal
 
 from sqlalchemy.orm import Session
@@ -21,7 +22,7 @@ from bot.messaging import outbound_from_stored
 from bot.models import ChannelIdentity, Message, OutboxJob
 from bot.outbox.claim import Claim, claim_jobs, release
 from bot.outbox.delivery import mark_unreachable
-from bot.outbox.policy import SenderPace, backoff, next_allowed, recipient_zones
+from bot.outbox.policy import SenderPace, Slot, backoff, next_allowed, recipient_zones
 from bot.outbox.settings import OutboxSettings, load_outbox_settings
 from bot.services import Services
 from connectors.base import Connector, OutboundMessage, SendResult
@@ -29,6 +30,8 @@ from connectors.base import Connector, OutboundMessage, SendResult
 log = logging.getLogger(__name__)
 
 Outcome = Literal["sent", "retry", "failed", "cancelled", "rescheduled", "lost", "timer"]
+#: Outcomes that may have used the sender's slot; the others hand it back.
+_SENT_OR_TRIED: frozenset[Outcome] = frozenset({"sent", "retry", "failed"})
 Sleep = Callable[[float], Awaitable[None]]
 #: A timer job's handler runs inside the job's transaction; another module registers it.
 TimerHandler = Callable[[Services, Session, OutboxJob, dt.datetime], None]
@@ -57,13 +60,15 @@ class Worker:
         # Jitter only spreads retries in time; it needs no cryptographic randomness.
         self.rng = rng or random.Random()  # noqa: S311
         self.pace = SenderPace(self.settings.rate_per_second, services.clock)
-        #: Set on shutdown; checked between jobs, so a send is never cut in half.
+        #: Jobs at once in a round: 1 on SQLite (see `OutboxSettings.concurrency`).
+        self.concurrency = self.settings.jobs_at_once(services.engine.dialect.name)
+        #: Set on shutdown; checked before each job, so a send is never cut in half.
         self.stopping = False
         #: Claimed jobs handed back unstarted since this worker began (for the stop log line).
         self.released = 0
 
     def request_stop(self) -> None:
-        """Finish the job in hand, then hand the rest of the batch back. It only sets a flag,
+        """Finish the jobs in hand, then hand the rest of the batch back. It only sets a flag,
         so a signal handler may call it."""
         self.stopping = True
 
@@ -78,34 +83,100 @@ class Worker:
     async def run_once(self, *, limit: int | None = None) -> int:
         """Handle one batch of due jobs; returns how many were started.
 
-        A round that ends early (a stop, a cancellation, an error) hands back the jobs it
-        never started rather than leaving them held until the lease runs out.
+        A round that ends early (a stop, a cancellation, an error) lets the jobs in flight
+        finish and hands back the ones it never started rather than leaving them held until
+        the lease runs out; then an error is raised again.
         """
         if self.stopping:
             return 0
-        loop = asyncio.get_running_loop()
         claims = await asyncio.to_thread(
             claim_jobs,
             self.services,
             limit=self.batch_size(limit),
             lease_seconds=self.settings.lease_seconds,
         )
-        started = 0
+        if not claims:
+            return 0
+        batch = _Batch(claims)
         try:
-            for claim in claims:
-                if claim.channel is not None and not self.stopping:
-                    wait = self.pace.wait_needed(claim.channel)
-                    if wait > 0:
-                        await self.sleep(wait)
-                if self.stopping:
-                    break
-                started += 1
-                outcome = await asyncio.to_thread(self.process, claim, loop)
-                metrics.outbound(claim.channel, outcome)
+            await self._run_lanes(batch)
         finally:
-            if started < len(claims):
-                await self._hand_back(claims[started:])
-        return started
+            unstarted = batch.unstarted()
+            if unstarted:
+                await self._hand_back(unstarted)
+        if batch.errors:
+            for extra in batch.errors[1:]:
+                log.error("outbox: another job failed too: %s", type(extra).__name__)
+            raise batch.errors[0]
+        return len(batch.started)
+
+    async def _run_lanes(self, batch: _Batch) -> None:
+        """Run the batch's lanes side by side, at most `concurrency` jobs at once.
+
+        The jobs get threads of their own, not the loop's default pool: a connector's send
+        runs on the loop and may need that pool (the Twilio SDK does), so jobs waiting for
+        their sends must never fill it.
+        """
+        lanes = by_recipient(batch.claims) if self.concurrency > 1 else [batch.claims]
+        turns = asyncio.Semaphore(self.concurrency)
+        threads = ThreadPoolExecutor(
+            min(self.concurrency, len(lanes)), thread_name_prefix="doorway-outbox"
+        )
+        try:
+            # Lanes catch their own errors, so every lane has ended when this returns.
+            await asyncio.gather(*(self._run_lane(lane, batch, turns, threads) for lane in lanes))
+        finally:
+            threads.shutdown(wait=False)  # a cancelled round leaves its sends to finish
+
+    async def _run_lane(
+        self, lane: list[Claim], batch: _Batch, turns: asyncio.Semaphore, threads: Executor
+    ) -> None:
+        """One recipient's jobs, one after another in claim order.
+
+        A job holds its turn while it waits for its sender's slot: a slot taken before the
+        turn could pass while the job waits, and its send would land on the next one's.
+        """
+        try:
+            for claim in lane:
+                async with turns:
+                    if not await self._run_job(claim, batch, threads):
+                        return
+        except Exception as exc:
+            batch.errors.append(exc)  # the other lanes start nothing more, then it is raised
+
+    async def _run_job(self, claim: Claim, batch: _Batch, threads: Executor) -> bool:
+        """Wait for the sender's slot, then run the job in a thread; False when the round is
+        ending (a stop, another job's error) and the job stays unstarted."""
+        if self._ending(batch):
+            return False
+        slot = await self._take_slot(claim)
+        if self._ending(batch):
+            self._give_back(slot)
+            return False
+        loop = asyncio.get_running_loop()
+        # Started from here on: a job handed to a thread may send, so it is never released.
+        batch.started.add(claim.job_id)
+        outcome = await loop.run_in_executor(threads, self.process, claim, loop)
+        metrics.outbound(claim.channel, outcome)
+        if outcome not in _SENT_OR_TRIED:
+            self._give_back(slot)
+        return True
+
+    def _ending(self, batch: _Batch) -> bool:
+        return self.stopping or bool(batch.errors)
+
+    async def _take_slot(self, claim: Claim) -> Slot | None:
+        """Reserve the sender's next slot and sleep until it (timers send nothing)."""
+        if claim.channel is None:
+            return None
+        slot = self.pace.reserve(claim.channel)
+        if slot.wait > 0:
+            await self.sleep(slot.wait)
+        return slot
+
+    def _give_back(self, slot: Slot | None) -> None:
+        if slot is not None:
+            self.pace.give_back(slot)
 
     async def _hand_back(self, claims: list[Claim]) -> None:
         try:
@@ -153,7 +224,6 @@ class Worker:
             else:
                 outbound = outbound_from_stored(message, identity.address)
                 result = self._deliver(connector, outbound, loop)
-                self.pace.mark(message.channel)
             return self._record(session, job, message, identity, result, services.clock())
 
     @staticmethod
@@ -284,6 +354,28 @@ class Worker:
             rng=self.rng,
         )
         return "retry"
+
+
+class _Batch:
+    """One round's claims, which of them were started, and the errors jobs raised."""
+
+    def __init__(self, claims: list[Claim]) -> None:
+        self.claims = claims
+        self.started: set[int] = set()
+        self.errors: list[Exception] = []
+
+    def unstarted(self) -> list[Claim]:
+        return [claim for claim in self.claims if claim.job_id not in self.started]
+
+
+def by_recipient(claims: Sequence[Claim]) -> list[list[Claim]]:
+    """Split a batch into lanes that may run side by side: one per recipient, keeping claim
+    order (a person's messages arrive in the order they were queued), and one per timer."""
+    lanes: dict[tuple[str, int], list[Claim]] = {}
+    for claim in claims:
+        key = ("job", claim.job_id) if claim.recipient is None else ("to", claim.recipient)
+        lanes.setdefault(key, []).append(claim)
+    return list(lanes.values())
 
 
 def _cancel(job: OutboxJob, message: Message | None, now: dt.datetime, reason: str) -> Outcome:

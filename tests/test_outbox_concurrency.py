@@ -1,0 +1,265 @@
+"""Jobs of one batch run side by side on PostgreSQL (one lane per recipient, so a person's
+messages keep their order) and one at a time on SQLite; the pace per sender, a stop and a
+failing job still behave as they do one at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import datetime as dt
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select
+
+from bot.config import ConfigError
+from bot.db import transaction
+from bot.identities import find_or_create_identity
+from bot.models import Message, OutboxJob
+from bot.outbox import Worker, load_outbox_settings
+from bot.outbox.claim import Claim
+from bot.outbox.policy import SenderPace
+from bot.outbox.worker import Outcome, by_recipient
+from bot.services import Services
+from tests.conftest import FakeClock
+from tests.fakes.twilio_api import FakeTwilio, SentRequest, running_fake
+from tests.fakes.twilio_app import attach
+
+SEND_SECONDS = 0.2  # how long the fake holds each request
+PEOPLE = [f"+12125550{n:03d}" for n in range(100, 110)]  # 555-01xx: fictional
+postgresql_only = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+
+@pytest.fixture
+def fake(services: Services) -> Iterator[FakeTwilio]:
+    with running_fake() as running:
+        attach(services, running, "http://127.0.0.1:9")
+        yield running
+
+
+class InFlight:
+    """An `on_request` hook that holds each request `seconds` and counts how many overlap,
+    overall and per recipient."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.lock = threading.Lock()
+        self.now = 0
+        self.most = 0
+        self.to: collections.Counter[str] = collections.Counter()
+        self.most_to_one = 0
+
+    def __call__(self, request: SentRequest) -> None:
+        with self.lock:
+            self.now += 1
+            self.to[request.to] += 1
+            self.most = max(self.most, self.now)
+            self.most_to_one = max(self.most_to_one, self.to[request.to])
+        time.sleep(self.seconds)
+        with self.lock:
+            self.now -= 1
+            self.to[request.to] -= 1
+
+
+def queue_texts(services: Services, addresses: list[str]) -> list[int]:
+    """One plain send per entry, queued in this order (body "text i"); returns the job ids."""
+    now = services.clock()
+    ids = []
+    with transaction(services.sessions) as session:
+        for i, address in enumerate(addresses):
+            identity = find_or_create_identity(session, services.vault, "sms", address, now)
+            message = Message(
+                identity_id=identity.id,
+                direction="out",
+                channel="sms",
+                body=f"text {i}",
+                status="queued",
+                created_at=now,
+            )
+            session.add(message)
+            session.flush()
+            job = OutboxJob(
+                kind="send",
+                idempotency_key=f"test:{message.id}",
+                due_at=now,
+                identity_id=identity.id,
+                message_id=message.id,
+                payload={"reply": False},
+                created_at=now,
+            )
+            session.add(job)
+            session.flush()
+            ids.append(job.id)
+    return ids
+
+
+def statuses(services: Services, ids: list[int]) -> list[tuple[str, int]]:
+    with services.sessions() as session:
+        jobs = {job.id: job for job in session.scalars(select(OutboxJob))}
+    return [(jobs[i].status, jobs[i].attempts) for i in ids]
+
+
+def worker(services: Services, **overrides: object) -> Worker:
+    return Worker(services, load_outbox_settings(**{"rate_per_second": 0, **overrides}))
+
+
+# --- settings and lanes ------------------------------------------------------------------------
+
+
+def test_concurrency_defaults_to_8_on_postgresql_and_is_always_1_on_sqlite(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    unset = load_outbox_settings()
+    assert (unset.jobs_at_once("postgresql"), unset.jobs_at_once("sqlite")) == (8, 1)
+    monkeypatch.setenv("DOORWAY_OUTBOX_CONCURRENCY", "3")
+    three = load_outbox_settings()
+    assert (three.jobs_at_once("postgresql"), three.jobs_at_once("sqlite")) == (3, 1)
+    monkeypatch.setenv("DOORWAY_OUTBOX_CONCURRENCY", "0")
+    with pytest.raises(ConfigError, match="DOORWAY_OUTBOX_CONCURRENCY"):
+        load_outbox_settings()
+
+
+def test_lanes_keep_each_recipients_jobs_in_order_and_give_each_timer_its_own() -> None:
+    lease = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
+    claims = [
+        Claim(1, lease, "sms", 10, "send"),
+        Claim(2, lease, None, None, "timer"),
+        Claim(3, lease, "sms", 11, "send"),
+        Claim(4, lease, "sms", 10, "send"),
+        Claim(5, lease, None, None, "timer"),
+        Claim(6, lease, "sms", 10, "send"),
+    ]
+    lanes = [[claim.job_id for claim in lane] for lane in by_recipient(claims)]
+    assert lanes == [[1, 4, 6], [2], [3], [5]]
+
+
+# --- side by side, in order ------------------------------------------------------------------
+
+
+@postgresql_only
+async def test_postgresql_sends_to_different_people_side_by_side(
+    services: Services, fake: FakeTwilio
+) -> None:
+    queue_texts(services, PEOPLE[:8])
+    fake.on_request = in_flight = InFlight(SEND_SECONDS)
+    started = time.perf_counter()
+    assert await worker(services).run_once() == 8
+    elapsed = time.perf_counter() - started
+    assert len(fake.delivered) == 8
+    assert in_flight.most > 1
+    assert elapsed < 8 * SEND_SECONDS / 2  # one after another would take 1.6 s
+
+
+async def test_one_persons_messages_go_in_queued_order_one_at_a_time(
+    services: Services, fake: FakeTwilio
+) -> None:
+    person, *others = PEOPLE[:4]
+    order = [person, others[0], person, others[1], others[2], person]
+    first = queue_texts(services, order)[0]
+    fake.on_request = in_flight = InFlight(SEND_SECONDS / 2)
+    outbox = worker(services, concurrency=8)
+    process = outbox.process
+
+    def slow_start_for_the_first(claim: Claim, loop: asyncio.AbstractEventLoop) -> Outcome:
+        if claim.job_id == first:
+            time.sleep(SEND_SECONDS)  # before the person's lock: a later text could overtake
+        return process(claim, loop)
+
+    outbox.process = slow_start_for_the_first  # type: ignore[method-assign]
+    assert await outbox.run_once() == 6
+    to_person = [r.body for r in fake.requests if r.to == person]
+    assert to_person == ["text 0", "text 2", "text 5"]
+    assert in_flight.most_to_one == 1
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_sqlite_runs_one_job_at_a_time_whatever_the_setting(
+    services: Services, fake: FakeTwilio
+) -> None:
+    queue_texts(services, PEOPLE[:4])
+    fake.on_request = in_flight = InFlight(SEND_SECONDS / 4)
+    outbox = worker(services, concurrency=8)
+    assert outbox.concurrency == 1
+    assert await outbox.run_once() == 4
+    assert [r.body for r in fake.requests] == ["text 0", "text 1", "text 2", "text 3"]
+    assert in_flight.most == 1
+
+
+# --- the pace per sender -----------------------------------------------------------------------
+
+
+def test_a_reserved_slot_is_never_handed_out_twice(clock: FakeClock) -> None:
+    pace = SenderPace(per_second=2, clock=clock)
+    first, second, third = (pace.reserve("sms") for _ in range(3))
+    assert [first.wait, second.wait, third.wait] == [0.0, 0.5, 1.0]
+    assert pace.reserve("telegram").wait == 0.0  # another sender has its own slots
+    pace.give_back(second)  # a later slot is taken: giving this one back would share it
+    assert pace.reserve("sms").wait == 1.5
+    clock.advance(seconds=5)
+    unused = pace.reserve("sms")
+    pace.give_back(unused)  # the latest slot, not sent in: the next job may have it
+    assert pace.reserve("sms").wait == 0.0
+    assert SenderPace(per_second=0, clock=clock).reserve("sms").wait == 0.0
+
+
+@postgresql_only
+async def test_concurrent_jobs_each_wait_for_their_own_slot(
+    services: Services, fake: FakeTwilio
+) -> None:
+    queue_texts(services, PEOPLE[:4])
+    waits: list[float] = []
+
+    async def note_sleep(seconds: float) -> None:
+        waits.append(seconds)  # the clock stands still: only a reservation spaces the jobs
+        await asyncio.sleep(0)
+
+    outbox = Worker(services, load_outbox_settings(rate_per_second=1), sleep=note_sleep)
+    assert outbox.concurrency > 1
+    assert await outbox.run_once() == 4
+    assert sorted(waits) == [1.0, 2.0, 3.0]
+
+
+# --- a stop and an error end the round cleanly -------------------------------------------------
+
+
+@postgresql_only
+async def test_a_stop_lets_jobs_in_flight_finish_and_hands_the_rest_back(
+    services: Services, fake: FakeTwilio
+) -> None:
+    ids = queue_texts(services, PEOPLE[:6])
+    outbox = worker(services, concurrency=2)
+    in_flight = InFlight(SEND_SECONDS)
+
+    def stop_then_send(request: SentRequest) -> None:
+        outbox.request_stop()
+        in_flight(request)
+
+    fake.on_request = stop_then_send
+    assert await outbox.run_once() == 2
+    assert len(fake.delivered) == 2
+    assert statuses(services, ids) == [("done", 1)] * 2 + [("pending", 0)] * 4
+    assert outbox.released == 4
+
+
+@postgresql_only
+async def test_a_failing_job_lets_the_others_in_flight_finish_and_hands_the_rest_back(
+    services: Services, fake: FakeTwilio
+) -> None:
+    ids = queue_texts(services, PEOPLE[:6])
+    fake.on_request = InFlight(SEND_SECONDS)
+    outbox = worker(services, concurrency=2)
+    process = outbox.process
+
+    def fail_the_first(claim: Claim, loop: asyncio.AbstractEventLoop) -> Outcome:
+        if claim.job_id == ids[0]:
+            raise RuntimeError("the database went away")
+        return process(claim, loop)
+
+    outbox.process = fail_the_first  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        await outbox.run_once()
+    # The failed job waits out its lease, as before; the one beside it was sent.
+    assert statuses(services, ids) == [("running", 1), ("done", 1)] + [("pending", 0)] * 4
+    assert [r.body for r in fake.delivered] == ["text 1"]
