@@ -66,6 +66,12 @@ def opt_out(
     return not already
 
 
+def send_in_flight(identity: ChannelIdentity, now: dt.datetime) -> bool:
+    """Whether the outbox is sending to this address at this moment (it marks the address
+    busy for the send, outside any transaction)."""
+    return identity.sending_until is not None and identity.sending_until > now
+
+
 def opt_in(session: Session, identity: ChannelIdentity, now: dt.datetime, *, via: str) -> bool:
     """Opt the address back in; returns whether it had been opted out."""
     was_out = identity.opted_out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import unicodedata
@@ -91,7 +92,10 @@ RESUME_ENDED_WITHIN = dt.timedelta(days=7)
 
 @dataclass(frozen=True)
 class ReceiveResult:
+    #: Everything said in answer, in order (whether it rides in the response or the outbox).
     replies: tuple[OutboundMessage, ...]
+    #: The replies the channel delivers in its response (`reply_inline`): stored as sent.
+    in_response: tuple[OutboundMessage, ...] = ()
     duplicate: bool = False
     conversation_id: int | None = None
     #: A button's answer to a question no longer asked (a second tap, an old keyboard):
@@ -171,8 +175,10 @@ def _receive(
             )
         )
         if earlier is not None:
+            stored = stored_replies(session, earlier, inbound.address)
             return ReceiveResult(
-                replies=tuple(stored_replies(session, earlier, inbound.address)),
+                replies=tuple(reply for reply, _ in stored),
+                in_response=tuple(reply for reply, message in stored if _rode_in_response(message)),
                 duplicate=True,
                 conversation_id=earlier.conversation_id,
             )
@@ -204,7 +210,17 @@ def _receive(
     turn.segments = segments
     turn.handle(text, inbound)
     session.flush()  # the replies' ids, in one flush with everything else the turn changed
-    return ReceiveResult(replies=turn.replies(), conversation_id=turn.conversation_id)
+    replies = turn.replies()
+    return ReceiveResult(
+        replies=tuple(reply for reply, _ in replies),
+        in_response=tuple(reply for reply, message in replies if _rode_in_response(message)),
+        conversation_id=turn.conversation_id,
+    )
+
+
+def _rode_in_response(message: Message) -> bool:
+    """An inline reply is stored as sent with no provider id; the outbox's sends have one."""
+    return message.status == "sent" and message.provider_id is None
 
 
 def _sender(
@@ -442,6 +458,10 @@ class Turn:
             self.session, self.identity, self.now, via=via, conversation=self.conversation
         )
         if changed and not provider_answered:
+            if compliance.send_in_flight(self.identity, self.now):
+                # A message is with the provider right now: the confirmation goes through the
+                # outbox, which sends it after that one, so it is the last thing they get.
+                self.reply_inline = False
             self.say_plain(compliance.MSG_STOPPED, force_deliver=True)
 
     def start(self, *, provider_answered: bool) -> None:
@@ -730,14 +750,15 @@ class Turn:
         )
         self.said.append((outbound, message, self.conversation_id))
 
-    def replies(self) -> tuple[OutboundMessage, ...]:
+    def replies(self) -> list[tuple[OutboundMessage, Message]]:
         """What was said, with the ids of the stored messages (call after a flush)."""
-        return tuple(
-            OutboundMessage(
-                **{**outbound.__dict__, "message_id": message.id, "conversation_id": conversation}
+        return [
+            (
+                dataclasses.replace(outbound, message_id=message.id, conversation_id=conversation),
+                message,
             )
             for outbound, message, conversation in self.said
-        )
+        ]
 
 
 def consent_elements(organisation: str) -> dict[str, str]:

@@ -108,8 +108,11 @@ def outbound_from_stored(message: Message, address: str) -> OutboundMessage:
     )
 
 
-def stored_replies(session: Session, inbound: Message, address: str) -> list[OutboundMessage]:
+def stored_replies(
+    session: Session, inbound: Message, address: str
+) -> list[tuple[OutboundMessage, Message]]:
+    """The replies to a stored message, for replaying a provider's retry of it."""
     replies = session.scalars(
         select(Message).where(Message.reply_to_id == inbound.id).order_by(Message.id)
     ).all()
-    return [outbound_from_stored(m, address) for m in replies]
+    return [(outbound_from_stored(m, address), m) for m in replies]

@@ -117,6 +117,9 @@ class ChannelIdentity(Base):
     unreachable_reason: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_inbound_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: A message to this address is with the provider until then (the outbox sends outside
+    #: any transaction): the next one waits, and a STOP's confirmation goes after it.
+    sending_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     contact: Mapped[Contact] = relationship(back_populates="identities")
 

@@ -60,7 +60,7 @@ class ConsoleConnector(Connector):
                 received_at=self.services.clock(),
                 language_hint=language,
             )
-            for reply in receive(self.services, inbound, reply_inline=True).replies:
+            for reply in receive(self.services, inbound, reply_inline=True).in_response:
                 self.print(reply)
             sent += 1
             if prompt:

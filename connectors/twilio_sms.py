@@ -175,7 +175,7 @@ class TwilioSmsConnector(Connector):
         future = asyncio.ensure_future(self.services.in_database_thread(self._receive, message))
         done, _ = await asyncio.wait({future}, timeout=self.settings.reply_budget_seconds)
         if future in done:
-            return list(future.result().replies)
+            return list(future.result().in_response)
         log.warning("twilio: reply over budget; it will go through the outbox")
         self._late.add(future)
         future.add_done_callback(self._hand_to_outbox)
@@ -193,7 +193,7 @@ class TwilioSmsConnector(Connector):
         if future.cancelled() or future.exception() is not None:
             log.error("twilio: a late reply failed; the message was rolled back")
             return
-        ids = [r.message_id for r in future.result().replies if r.message_id is not None]
+        ids = [r.message_id for r in future.result().in_response if r.message_id is not None]
         if not ids:
             return
         task = asyncio.ensure_future(asyncio.to_thread(queue_stored_replies, self.services, ids))

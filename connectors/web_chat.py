@@ -147,6 +147,6 @@ class WebChatConnector(Connector):
                 received_at=services.clock(),
             )
             result = receive(services, inbound, reply_inline=True)
-            return Replies(replies=[_reply(m) for m in result.replies])
+            return Replies(replies=[_reply(m) for m in result.in_response])
 
         return router

@@ -40,7 +40,7 @@ settings = Settings(database_url=sys.argv[1], data_dir=sys.argv[4],
                     encryption_keys=sys.argv[5], index_key=sys.argv[6])
 services = build_services(settings)
 worker = Worker(services, load_outbox_settings(rate_per_second=0, lease_seconds=float(sys.argv[7]),
-                                               batch_size=50))
+                                               send_timeout_seconds=0.5, batch_size=50))
 async def main():
     idle = 0
     while idle < 3:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.config import ConfigError
 
+#: How long past the send timeout an address stays marked busy: a worker that died mid-send
+#: leaves the mark, and it must lapse before the lease returns the job to the pool.
+BUSY_MARGIN_SECONDS = 1.0
 #: Jobs at once on PostgreSQL when DOORWAY_OUTBOX_CONCURRENCY is unset.
 POSTGRESQL_CONCURRENCY = 8
 
@@ -22,6 +25,8 @@ class OutboxSettings(BaseSettings):
     rate_per_second: float = Field(default=1.0, ge=0)
     #: Tries before a message is given up as failed.
     max_attempts: int = Field(default=6, ge=1, le=50)
+    #: The longest one send may take before it counts as a transient failure.
+    send_timeout_seconds: float = Field(default=30.0, gt=0)
     #: A claimed job returns to the pool after this long if its worker died.
     lease_seconds: float = Field(default=60.0, gt=0)
     batch_size: int = Field(default=10, ge=1, le=500)
@@ -35,10 +40,19 @@ class OutboxSettings(BaseSettings):
     #: First retry delay; doubled each attempt up to `backoff_cap_seconds`, with jitter.
     backoff_base_seconds: float = Field(default=5.0, gt=0)
     backoff_cap_seconds: float = Field(default=900.0, gt=0)
-    #: The longest one send may take before it counts as a transient failure.
-    send_timeout_seconds: float = Field(default=30.0, gt=0)
     #: Run the worker inside `doorway serve`; unset means "on SQLite only".
     in_process: bool | None = None
+
+    @field_validator("lease_seconds")
+    @classmethod
+    def _lease_outlasts_a_send(cls, lease: float, info: ValidationInfo) -> float:
+        least = info.data.get("send_timeout_seconds", 0.0) + BUSY_MARGIN_SECONDS
+        if lease <= least:
+            raise ValueError(
+                f"must be over the send timeout plus {BUSY_MARGIN_SECONDS:g} s ({least:g}), "
+                "or a job could be sent twice at once"
+            )
+        return lease
 
     def jobs_at_once(self, dialect: str) -> int:
         """The concurrency a worker on this database backend (SQLAlchemy dialect) uses."""

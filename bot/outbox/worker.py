@@ -10,6 +10,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Literal
 
 from sqlalchemy.orm import Session
@@ -17,22 +18,27 @@ from sqlalchemy.orm import Session
 from bot import metrics
 from bot.db import transaction
 from bot.events import record
-from bot.identities import lock_contact
 from bot.messaging import outbound_from_stored
 from bot.models import ChannelIdentity, Message, OutboxJob
 from bot.outbox.claim import Claim, claim_jobs, release
 from bot.outbox.delivery import mark_unreachable
 from bot.outbox.policy import SenderPace, Slot, backoff, next_allowed, recipient_zones
-from bot.outbox.settings import OutboxSettings, load_outbox_settings
+from bot.outbox.rows import load_job
+from bot.outbox.settings import BUSY_MARGIN_SECONDS, OutboxSettings, load_outbox_settings
 from bot.services import Services
 from connectors.base import Connector, OutboundMessage, SendResult
 
 log = logging.getLogger(__name__)
 
-Outcome = Literal["sent", "retry", "failed", "cancelled", "rescheduled", "lost", "timer"]
+Outcome = Literal[
+    "sent", "retry", "failed", "cancelled", "rescheduled", "deferred", "lost", "timer"
+]
 #: Outcomes that may have used the sender's slot; the others hand it back.
 _SENT_OR_TRIED: frozenset[Outcome] = frozenset({"sent", "retry", "failed"})
 Sleep = Callable[[float], Awaitable[None]]
+#: A job whose address is busy with another send looks again this soon.
+BUSY_RECHECK = dt.timedelta(seconds=1)
+
 #: A timer job's handler runs inside the job's transaction; another module registers it.
 TimerHandler = Callable[[Services, Session, OutboxJob, dt.datetime], None]
 TIMERS: dict[str, TimerHandler] = {}
@@ -62,6 +68,10 @@ class Worker:
         self.pace = SenderPace(self.settings.rate_per_second, services.clock)
         #: Jobs at once in a round: 1 on SQLite (see `OutboxSettings.concurrency`).
         self.concurrency = self.settings.jobs_at_once(services.engine.dialect.name)
+        #: How long an address is marked busy while a message to it is with the provider.
+        self.in_flight_for = dt.timedelta(
+            seconds=self.settings.send_timeout_seconds + BUSY_MARGIN_SECONDS
+        )
         #: Set on shutdown; checked before each job, so a send is never cut in half.
         self.stopping = False
         #: Claimed jobs handed back unstarted since this worker began (for the stop log line).
@@ -185,30 +195,39 @@ class Worker:
             # Not fatal: the jobs come back when their lease runs out, as after a crash.
             log.warning("outbox: could not release %d jobs: %s", len(claims), type(exc).__name__)
 
-    # --- one job, one transaction ------------------------------------------------------------
+    # --- one job, two short transactions ----------------------------------------------------
 
     def process(self, claim: Claim, loop: asyncio.AbstractEventLoop) -> Outcome:
-        """Check, send and record in one transaction that holds the person's lock, so a STOP
-        either lands before the check (nothing goes) or waits until the send is recorded."""
+        """Check and mark the address busy (a short transaction), send with no lock held, then
+        record what the provider said (another).
+
+        No database lock is held while the provider answers (100-300 ms, up to the timeout):
+        on SQLite that lock is the one writer every webhook needs. A STOP that lands during
+        the send is stored at once; its confirmation is queued behind the message in flight
+        (see `Turn.stop`), so nothing ever reaches the person after it.
+        """
+        checked = self._check(claim)
+        if not isinstance(checked, _Send):
+            return checked
+        result = self._deliver(checked.connector, checked.outbound, loop)
+        return self._finish(claim, checked, result)
+
+    def _check(self, claim: Claim) -> Outcome | _Send:
+        """Everything that decides whether the job may send now, in the transaction that
+        marks its address busy; a timer runs here whole."""
         services = self.services
         with transaction(services.sessions) as session:
-            job = session.get(OutboxJob, claim.job_id)
-            if job is None:
+            rows = load_job(session, claim.job_id)
+            if rows is None:
                 return "lost"
-            identity = session.get(ChannelIdentity, job.identity_id) if job.identity_id else None
-            if identity is not None:
-                lock_contact(session, identity.contact_id)
-                session.refresh(identity)
-            session.refresh(job)
+            job, identity, message = rows.job, rows.identity, rows.message
             now = services.clock()
             if job.status != "running" or job.claimed_until != claim.lease:
                 return "lost"  # the lease ran out and another worker took it
             if job.kind == "timer":
                 return self._timer(session, job, now)
-            message = session.get(Message, job.message_id) if job.message_id else None
             if message is None or identity is None:
                 return _cancel(job, None, now, "nothing to send")
-            session.refresh(message)
             reason = self._not_allowed(job, message, identity)
             if reason is not None:
                 return _cancel(job, message, now, reason)
@@ -218,13 +237,40 @@ class Worker:
                 if allowed > now:
                     _release(job, allowed, now)
                     return "rescheduled"
+            busy_until = identity.sending_until
+            if busy_until is not None and busy_until > now:
+                # Another worker is sending to this address: one at a time, in order.
+                _release(job, min(busy_until, now + BUSY_RECHECK), now)
+                return "deferred"
             connector = services.connectors.get(message.channel)
             if connector is None:
-                result = SendResult(error_code="channel_off")
-            else:
-                outbound = outbound_from_stored(message, identity.address)
-                result = self._deliver(connector, outbound, loop)
-            return self._record(session, job, message, identity, result, services.clock())
+                return self._record(
+                    session, job, message, identity, SendResult(error_code="channel_off"), now
+                )
+            identity.sending_until = now + self.in_flight_for
+            return _Send(
+                connector, outbound_from_stored(message, identity.address), identity.sending_until
+            )
+
+    def _finish(self, claim: Claim, checked: _Send, result: SendResult) -> Outcome:
+        """Record the provider's answer and free the address for its next message."""
+        with transaction(self.services.sessions) as session:
+            rows = load_job(session, claim.job_id)
+            now = self.services.clock()
+            identity = rows.identity if rows is not None else None
+            if identity is not None and identity.sending_until == checked.busy_until:
+                identity.sending_until = None
+            if (
+                rows is None
+                or rows.message is None
+                or rows.identity is None
+                or rows.job.status != "running"
+                or rows.job.claimed_until != claim.lease
+            ):
+                # The send outlived the lease: the worker that took the job over records it.
+                log.warning("outbox: job %s lost its lease while sending", claim.job_id)
+                return "lost"
+            return self._record(session, rows.job, rows.message, rows.identity, result, now)
 
     @staticmethod
     def _not_allowed(job: OutboxJob, message: Message, identity: ChannelIdentity) -> str | None:
@@ -354,6 +400,15 @@ class Worker:
             rng=self.rng,
         )
         return "retry"
+
+
+@dataclass(frozen=True)
+class _Send:
+    """A send checked and marked in flight, to be made outside any transaction."""
+
+    connector: Connector
+    outbound: OutboundMessage
+    busy_until: dt.datetime
 
 
 class _Batch:

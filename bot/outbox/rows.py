@@ -1,0 +1,61 @@
+"""The rows one outbox job needs (the job, its address, its message), read with the person
+locked: the first and last statements of each of a send's two short transactions."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, bindparam, select
+from sqlalchemy.orm import Session
+
+from bot.models import ChannelIdentity, Contact, Message, OutboxJob
+
+
+@dataclass(frozen=True)
+class JobRows:
+    job: OutboxJob
+    identity: ChannelIdentity | None  # None for a timer
+    message: Message | None  # None for a timer
+
+
+def load_job(session: Session, job_id: int) -> JobRows | None:
+    """The job and what it sends, with the person's contact locked; None if the job is gone.
+
+    On SQLite the transaction already holds the write lock (BEGIN IMMEDIATE): one statement.
+    On PostgreSQL the contact is locked first, so the read that follows sees whatever a
+    concurrent message from the person (a STOP) committed before it.
+    """
+    statement = _job_statement()
+    if session.get_bind().dialect.name != "sqlite":
+        session.execute(_lock_contact_of_job(), {"job_id": job_id})
+        statement = statement.execution_options(populate_existing=True)
+    row = session.execute(statement, {"job_id": job_id}).one_or_none()
+    if row is None:
+        return None
+    job, identity, message = row
+    return JobRows(job, identity, message)
+
+
+@functools.cache
+def _job_statement() -> Select[OutboxJob, ChannelIdentity, Message]:
+    """Built once: building a statement costs about as much CPU as SQLite takes to run it."""
+    return (
+        select(OutboxJob, ChannelIdentity, Message)
+        .outerjoin(ChannelIdentity, ChannelIdentity.id == OutboxJob.identity_id)
+        .outerjoin(Message, Message.id == OutboxJob.message_id)
+        .where(OutboxJob.id == bindparam("job_id"))
+    )
+
+
+@functools.cache
+def _lock_contact_of_job() -> Select[Any]:
+    """The contact a job writes to, locked for this transaction (PostgreSQL; none for a timer)."""
+    return (
+        select(Contact.id)
+        .join(ChannelIdentity, ChannelIdentity.contact_id == Contact.id)
+        .join(OutboxJob, OutboxJob.identity_id == ChannelIdentity.id)
+        .where(OutboxJob.id == bindparam("job_id"))
+        .with_for_update(of=Contact)
+    )
