@@ -28,8 +28,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
-
 from bench.common import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -48,6 +46,7 @@ from bench.common import (
     twilio_signature,
     write_json,
 )
+from bench.http import HttpError, LeanClient
 
 #: A complete intake (tests/transcripts/01_talk_today_full.yaml): 7 messages to a handoff.
 INTAKE = ("hi", "1", "Sam", "yes", "call me", "Afternoon", "1")
@@ -121,7 +120,7 @@ class Target:
 
 
 async def send_one(
-    client: httpx.AsyncClient, target: Target, person: int, text: str, stats: Stats
+    client: LeanClient, target: Target, person: int, text: str, stats: Stats
 ) -> bool:
     """One message; True when it was answered (TwiML with a reply, or 200 for Telegram)."""
     person += target.first_person
@@ -132,18 +131,18 @@ async def send_one(
     stats.sent += 1
     started = time.perf_counter()
     try:
-        response = await client.post(target.url + path, content=body, headers=headers)
-    except httpx.TimeoutException:
+        response = await client.post(path, body, headers)
+    except TimeoutError:
         stats.errors["timeout"] += 1
         return False
-    except httpx.HTTPError as exc:
-        stats.errors[type(exc).__name__] += 1
+    except HttpError as exc:
+        stats.errors[f"connection: {exc}"] += 1
         return False
     elapsed = time.perf_counter() - started
-    if response.status_code != 200:
-        stats.errors[f"http_{response.status_code}"] += 1
+    if response.status != 200:
+        stats.errors[f"http_{response.status}"] += 1
         return False
-    if not telegram and b"<Message>" not in response.content:
+    if not telegram and b"<Message>" not in response.body:
         stats.errors["no_reply"] += 1  # answered empty: the reply went to the outbox
         return False
     stats.latencies.append(elapsed)
@@ -152,7 +151,7 @@ async def send_one(
 
 
 async def person(
-    client: httpx.AsyncClient, target: Target, number: int, stats: Stats, deadline: float
+    client: LeanClient, target: Target, number: int, stats: Stats, deadline: float
 ) -> None:
     for text in INTAKE:
         if time.monotonic() >= deadline:
@@ -169,7 +168,7 @@ async def closed_loop(
     numbers = iter(range(people))
     deadline = time.monotonic() + duration
 
-    async def lane(client: httpx.AsyncClient) -> None:
+    async def lane(client: LeanClient) -> None:
         for number in numbers:
             if time.monotonic() >= deadline:
                 return
@@ -191,7 +190,7 @@ async def open_loop(
     in_flight: set[asyncio.Task[None]] = set()
     deadline = time.monotonic() + duration
 
-    async def step(client: httpx.AsyncClient, number: int, index: int) -> None:
+    async def step(client: LeanClient, number: int, index: int) -> None:
         if await send_one(client, target, number, INTAKE[index], stats):
             if index + 1 < len(INTAKE):
                 ready.append((number, index + 1))
@@ -223,9 +222,8 @@ async def open_loop(
     return time.monotonic() - started
 
 
-def _client(target: Target, connections: int) -> httpx.AsyncClient:
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    return httpx.AsyncClient(timeout=target.timeout, limits=limits, trust_env=False)
+def _client(target: Target, connections: int) -> LeanClient:
+    return LeanClient(target.url, connections=connections, timeout=target.timeout)
 
 
 def summary(
@@ -264,7 +262,7 @@ def print_summary(result: dict[str, Any]) -> None:
 async def first_words_in_another_language(target: Target) -> None:
     """One person opens in Spanish, long enough for language detection: the intake's "hi"
     never is, and the detector's memory belongs in the peak RSS."""
-    async with httpx.AsyncClient(timeout=target.timeout) as client:
+    async with _client(target, 1) as client:
         await send_one(client, target, WARMUP - 1, FIRST_WORDS_IN_SPANISH, Stats())
 
 
