@@ -1,0 +1,246 @@
+"""Instructions per message, counted by valgrind's callgrind: a figure a shared machine does
+not blur.
+
+On this kind of machine the same load run gives 130 msg/s one minute and 210 the next (the
+host's other tenants change the CPU's speed), so a 10 % change cannot be seen in msg/s.
+Instructions executed are the same from run to run for the same code and input.
+
+    python -m bench.instructions                    # the webhook path: ASGI app, signature,
+                                                    # receive(), TwiML (no uvicorn, no HTTP)
+    python -m bench.instructions --path receive     # receive() alone
+    python -m bench.instructions --people 20 --database postgresql+psycopg://...
+
+Simulated people complete the intake (7 messages each) after a warm-up; only the measured
+people are counted (callgrind_control zeroes the counters after the warm-up and dumps them
+at the end). Needs `valgrind` (apt-get install valgrind). About 90 s for 20 people.
+Writes bench/results/instructions-<path>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from bench.common import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    MESSAGING_SERVICE_SID,
+    ROOT,
+    SMS_PATH,
+    twilio_signature,
+    write_json,
+)
+from bench.load import HOTLINE, INTAKE
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+WARMUP_PEOPLE = 5
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--path", choices=("webhook", "receive"), default="webhook")
+    parser.add_argument("--people", type=int, default=20)
+    parser.add_argument("--database", help="database URL (default: a fresh SQLite file)")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        asyncio.run(child(args))
+        return
+    with tempfile.TemporaryDirectory(prefix="doorway-instructions-") as folder:
+        out = Path(folder) / "callgrind.out"
+        command = [
+            "valgrind",
+            "--tool=callgrind",
+            f"--callgrind-out-file={out}",
+            # The real interpreter: a wrapper script (pyenv's shim) would be measured instead.
+            os.path.realpath(sys.executable),
+            "-m",
+            "bench.instructions",
+            "--child",
+            "--path",
+            args.path,
+            "--people",
+            str(args.people),
+            *(["--database", args.database] if args.database else []),
+        ]
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            sys.exit(f"the measured run failed:\n{done.stderr[-3000:]}")
+        dumps = sorted(Path(folder).glob("callgrind.out.*"))  # the dump made at the end
+        if not dumps:
+            sys.exit("callgrind wrote no dump: is callgrind_control on the PATH?")
+        instructions = _summary(dumps[0])
+    messages = args.people * len(INTAKE)
+    result = {
+        "benchmark": "instructions per message (callgrind)",
+        "path": args.path,
+        "database": "postgresql" if args.database else "sqlite",
+        "people": args.people,
+        "messages": messages,
+        "instructions_per_message": round(instructions / messages),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+    }
+    path = write_json(f"instructions-{args.path}.json", result)
+    print(
+        f"{args.path}: {result['instructions_per_message'] / 1e6:.2f} M instructions per message "
+        f"({messages} messages) -> {path}"
+    )
+
+
+def _summary(dump: Path) -> int:
+    for line in dump.read_text().splitlines():
+        if line.startswith("summary:"):
+            return int(line.split()[1])
+    raise SystemExit(f"no summary line in {dump}")
+
+
+def _callgrind(command: str) -> None:
+    """Zero (-z) or dump (-d) this process's counters."""
+    subprocess.run(
+        ["callgrind_control", command, str(os.getpid())], capture_output=True, check=True
+    )
+
+
+async def child(args: argparse.Namespace) -> None:
+    """The measured process: warm up, zero the counters, run the people, dump."""
+    from bot.config import Settings
+    from bot.crypto import generate_encryption_key, generate_index_key
+    from bot.db import upgrade
+    from bot.services import build_services
+
+    folder = Path(tempfile.mkdtemp(prefix="doorway-instructions-data-"))
+    settings = Settings(
+        database_url=args.database or f"sqlite:///{folder / 'doorway.sqlite3'}",
+        data_dir=folder,
+        encryption_keys=generate_encryption_key(),
+        index_key=generate_index_key(),
+    )
+    services = build_services(settings)
+    upgrade(services.engine)
+    send = _webhook_sender(services) if args.path == "webhook" else _receive_sender(services)
+    first = 1_000 + (os.getpid() % 1000) * 10_000  # new people on a reused database
+    await _people(send, first + 9_000, WARMUP_PEOPLE)
+    _callgrind("-z")
+    await _people(send, first, args.people)
+    _callgrind("-d")
+    services.close()
+
+
+#: Sends one person's message and checks that it was answered.
+Send = Callable[[int, str], Awaitable[None]]
+
+
+async def _people(send: Send, first: int, count: int) -> None:
+    for person in range(first, first + count):
+        for text in INTAKE:
+            await send(person, text)
+
+
+def _receive_sender(services: Services) -> Send:
+    from bot.conversations import receive
+    from connectors.base import InboundMessage
+
+    sids = itertools.count()
+
+    async def send(person: int, text: str) -> None:
+        inbound = InboundMessage(
+            channel="sms",
+            address=f"+1{2012000000 + person}",
+            text=text,
+            provider_id=f"SM{next(sids):032x}",
+            received_at=services.clock(),
+        )
+        result = receive(services, inbound, reply_inline=True)
+        if not result.in_response:
+            raise SystemExit(f"no reply to {text!r}")
+
+    return send
+
+
+def _webhook_sender(services: Services) -> Send:
+    """Signed Twilio webhooks straight into the ASGI app (the outbox worker is not started)."""
+    from bot.web.app import create_app
+    from connectors.twilio_settings import load_twilio_settings
+    from connectors.twilio_sms import TwilioSmsConnector
+
+    twilio = load_twilio_settings(
+        account_sid=ACCOUNT_SID,
+        auth_token=AUTH_TOKEN,
+        messaging_service_sid=MESSAGING_SERVICE_SID,
+        api_base="http://127.0.0.1:9",
+        reply_budget_seconds=600,  # under valgrind everything takes 50 times longer
+    )
+    assert twilio is not None
+    app = create_app(services, [TwilioSmsConnector(services, twilio)])
+    public_url = services.settings.public_url
+    sids = itertools.count()
+
+    async def send(person: int, text: str) -> None:
+        sid = f"SM{next(sids):032x}"
+        params = {
+            "AccountSid": ACCOUNT_SID,
+            "Body": text,
+            "From": f"+1{2012000000 + person}",
+            "MessageSid": sid,
+            "NumMedia": "0",
+            "To": HOTLINE,
+        }
+        body = urlencode(params).encode()
+        headers = [
+            (b"host", b"127.0.0.1:8000"),
+            (b"content-type", b"application/x-www-form-urlencoded"),
+            (b"content-length", str(len(body)).encode()),
+            (
+                b"x-twilio-signature",
+                twilio_signature(AUTH_TOKEN, public_url + SMS_PATH, params).encode(),
+            ),
+        ]
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": SMS_PATH,
+            "raw_path": SMS_PATH.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": headers,
+            "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 8000),
+        }
+        requests = [{"type": "http.request", "body": body, "more_body": False}]
+        status: list[int] = []
+        content = bytearray()
+
+        async def receive_body() -> dict[str, Any]:
+            return requests.pop() if requests else {"type": "http.disconnect"}
+
+        async def send_answer(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+            elif message["type"] == "http.response.body":
+                content.extend(message.get("body", b""))
+
+        await app(scope, receive_body, send_answer)
+        if status != [200] or b"<Message>" not in content:
+            raise SystemExit(f"webhook answered {status}: {bytes(content)!r}")
+
+    return send
+
+
+if __name__ == "__main__":
+    main()
