@@ -82,6 +82,44 @@ def test_gsm7_segments_match_the_formula_without_extension_edges(text: str) -> N
         assert info.segments >= -(-units // 153)
 
 
+def _walked(text: str) -> tuple[str, int, int]:
+    """Encoding, segments and units the slow way: a size per character, packed in order."""
+    if all(ch in BASIC or ch in EXTENSION for ch in text):
+        encoding, sizes, single, part = (
+            "GSM-7",
+            [2 if ch in EXTENSION else 1 for ch in text],
+            160,
+            153,
+        )
+    else:
+        encoding, sizes, single, part = (
+            "UCS-2",
+            [2 if ord(ch) > 0xFFFF else 1 for ch in text],
+            70,
+            67,
+        )
+    if sum(sizes) <= single:
+        return encoding, (1 if sizes else 0), sum(sizes)
+    count, used = 1, 0
+    for size in sizes:
+        if used + size > part:
+            count, used = count + 1, 0
+        used += size
+    return encoding, count, sum(sizes)
+
+
+# Texts from both alphabets, with escape pairs and characters outside the BMP (emoji), long
+# enough to need several parts.
+_PIECES = ["Hello there. ", "a", "€", "[", "^", "ñ", "é", "\u00e1", "\u4f60", "\U0001f600", " "]
+_MIXED = st.lists(st.sampled_from(_PIECES), max_size=300).map("".join)
+
+
+@given(st.one_of(_MIXED, st.text(max_size=400)))
+def test_segment_counts_match_walking_every_character(text: str) -> None:
+    info = segment_info(text)
+    assert (info.encoding, info.segments, info.units) == _walked(text)
+
+
 @given(st.text(max_size=4000))
 def test_split_parts_fit_and_keep_every_word(text: str) -> None:
     parts = split_text(text, 1600)

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.sms.gsm7 import septets
+from bot.sms.gsm7 import BASIC, EXTENSION, septets
 
 Encoding = Literal["GSM-7", "UCS-2"]
 
@@ -29,13 +29,16 @@ class SegmentInfo:
     units: int  # septets for GSM-7, UTF-16 code units for UCS-2
 
 
+_GSM7 = BASIC | EXTENSION
+
+
 def _ucs2_units(char: str) -> int:
     return 2 if ord(char) > 0xFFFF else 1
 
 
 def encoding_of(text: str) -> Encoding:
     """GSM-7 when every character is in the alphabet or its extension, else UCS-2."""
-    return "GSM-7" if all(septets(ch) is not None for ch in text) else "UCS-2"
+    return "GSM-7" if _GSM7.issuperset(text) else "UCS-2"
 
 
 def _pack(sizes: list[int], single: int, part: int) -> int:
@@ -55,11 +58,24 @@ def _pack(sizes: list[int], single: int, part: int) -> int:
 
 def segment_info(text: str) -> SegmentInfo:
     """The exact segment count of a text as it will be sent."""
-    if encoding_of(text) == "GSM-7":
+    chars = set(text)
+    if _GSM7.issuperset(chars):
+        if chars.isdisjoint(EXTENSION):  # one septet each: no pair to keep together
+            return SegmentInfo("GSM-7", _even(len(text), GSM7_SINGLE, GSM7_PART), len(text))
         sizes = [septets(ch) or 0 for ch in text]
         return SegmentInfo("GSM-7", _pack(sizes, GSM7_SINGLE, GSM7_PART), sum(sizes))
+    units = _length(text)
+    if units == len(text):  # no surrogate pair to keep together
+        return SegmentInfo("UCS-2", _even(units, UCS2_SINGLE, UCS2_PART), units)
     sizes = [_ucs2_units(ch) for ch in text]
-    return SegmentInfo("UCS-2", _pack(sizes, UCS2_SINGLE, UCS2_PART), sum(sizes))
+    return SegmentInfo("UCS-2", _pack(sizes, UCS2_SINGLE, UCS2_PART), units)
+
+
+def _even(units: int, single: int, part: int) -> int:
+    """`_pack` for characters of one unit each (most texts), without a loop over them."""
+    if units <= single:
+        return 1 if units else 0
+    return -(-units // part)
 
 
 def count_segments(text: str) -> int:
@@ -68,7 +84,7 @@ def count_segments(text: str) -> int:
 
 def _length(text: str) -> int:
     # UTF-16 code units: what the provider's 1,600-character limit is measured in.
-    return sum(_ucs2_units(ch) for ch in text)
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def split_text(text: str, limit: int = MAX_BODY) -> list[str]:
