@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import logging
 from typing import ClassVar
@@ -228,13 +229,23 @@ class TwilioSmsConnector(Connector):
 
 def normalise_number(raw: str) -> str:
     """A sender's number in E.164; 400 with the reason when it is not a phone number."""
+    number, problem = _e164(raw.strip())
+    if problem:
+        raise HTTPException(400, detail=f"From: {problem}")
+    return number
+
+
+@functools.lru_cache(maxsize=4096)
+def _e164(raw: str) -> tuple[str, str]:
+    """(number, "") or ("", what is wrong). Cached: a person writes from the same number
+    again and again, and parsing one costs more than the signature check."""
     try:
-        number = phonenumbers.parse(raw.strip(), None)
+        number = phonenumbers.parse(raw, None)
     except phonenumbers.NumberParseException as exc:
-        raise HTTPException(400, detail=f"From: not a phone number ({exc.error_type})") from None
+        return "", f"not a phone number ({exc.error_type})"
     if not phonenumbers.is_possible_number(number):
-        raise HTTPException(400, detail="From: not a possible phone number")
-    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+        return "", "not a possible phone number"
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)), ""
 
 
 def twilio_connector(services: Services) -> TwilioSmsConnector | None:
