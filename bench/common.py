@@ -61,8 +61,10 @@ class DummyProvider:
     """Answers Twilio's Messages.create and Telegram's Bot API with success, on loopback, in
     its own thread, and counts calls. Enough for the outbox to send; nothing is recorded."""
 
-    def __init__(self) -> None:
+    def __init__(self, latency: float = 0.0) -> None:
         self.port = free_port()
+        #: Seconds before each answer: Twilio's API takes about 100-300 ms, loopback none.
+        self.latency = latency
         self.calls = 0
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="dummy-provider", daemon=True)
@@ -105,6 +107,8 @@ class DummyProvider:
                         length = int(value.strip() or 0)
                 if length:
                     await reader.readexactly(length)
+                if self.latency:
+                    await asyncio.sleep(self.latency)
                 self.calls += 1
                 status, body = self._answer(path)
                 writer.write(

@@ -16,6 +16,10 @@ class HttpError(Exception):
     """The connection failed or the answer was not HTTP/1.1 as expected."""
 
 
+class _Closed(HttpError):
+    """The connection was closed before any byte of an answer came."""
+
+
 @dataclass(frozen=True)
 class Answer:
     status: int
@@ -39,19 +43,34 @@ class LeanClient:
     async def post(self, path: str, body: bytes, headers: dict[str, str]) -> Answer:
         """POST and read the whole answer; raises TimeoutError or HttpError."""
         async with self._slots:
-            reader, writer = self._idle.pop() if self._idle else await self._connect()
-            try:
-                answer = await asyncio.wait_for(
-                    self._exchange(reader, writer, path, body, headers), self.timeout
-                )
-            except BaseException:
-                writer.close()  # a half-read answer would confuse the next request
-                raise
-            if answer.keep_alive:
-                self._idle.append((reader, writer))
-            else:
-                writer.close()
-            return answer
+            if self._idle:
+                try:
+                    return await self._over(self._idle.pop(), path, body, headers)
+                except _Closed:
+                    pass  # the server closed it while idle (uvicorn does after 5 s): anew
+            return await self._over(await self._connect(), path, body, headers)
+
+    async def _over(
+        self,
+        connection: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+        path: str,
+        body: bytes,
+        headers: dict[str, str],
+    ) -> Answer:
+        """One exchange on `connection`; it goes back to the idle ones only if still usable."""
+        reader, writer = connection
+        try:
+            answer = await asyncio.wait_for(
+                self._exchange(reader, writer, path, body, headers), self.timeout
+            )
+        except BaseException:
+            writer.close()  # a half-read answer would confuse the next request
+            raise
+        if answer.keep_alive:
+            self._idle.append(connection)
+        else:
+            writer.close()
+        return answer
 
     async def aclose(self) -> None:
         for _, writer in self._idle:
@@ -86,8 +105,12 @@ class LeanClient:
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
         try:
             raw = await reader.readuntil(b"\r\n\r\n")
-        except (asyncio.IncompleteReadError, ConnectionError) as exc:
+        except asyncio.IncompleteReadError as exc:
+            if not exc.partial:
+                raise _Closed("closed before answering") from None
             raise HttpError(type(exc).__name__) from exc
+        except ConnectionError as exc:
+            raise _Closed(type(exc).__name__) from exc
         lines = raw.decode("latin-1").split("\r\n")
         try:
             status = int(lines[0].split(" ", 2)[1])

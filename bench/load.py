@@ -315,6 +315,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds of load not counted")
     parser.add_argument("--timeout", type=float, default=15.0, help="per request (Twilio's)")
     parser.add_argument("--telegram-share", type=float, default=0.0, help="0..1 of people")
+    parser.add_argument(
+        "--provider-latency", type=float, default=0.0, help="seconds the dummy API takes per send"
+    )
+    parser.add_argument(
+        "--outbound-rate",
+        type=float,
+        default=1.0,
+        help="the server's DOORWAY_OUTBOX_RATE_PER_SECOND (1: a US long code; 0: no limit)",
+    )
     parser.add_argument("--out", default="load.json")
     parser.add_argument("--profile", type=Path, help="py-spy output (.svg, or .txt collapsed)")
     return parser
@@ -340,6 +349,8 @@ def asyncio_main(
         "date": time.strftime("%Y-%m-%d"),
         "cpus": os.cpu_count(),
         "telegram_share": args.telegram_share,
+        "provider_latency_seconds": args.provider_latency,
+        "outbound_rate_per_second": args.outbound_rate,
     }
     if args.url:
         require_loopback(args.url)
@@ -348,7 +359,10 @@ def asyncio_main(
         elapsed = asyncio.run(run(args, target, stats))
         return summary(stats, elapsed, {}, {**extra, "server": "attached"})
 
-    with tempfile.TemporaryDirectory(prefix="doorway-bench-") as folder, DummyProvider() as dummy:
+    with (
+        tempfile.TemporaryDirectory(prefix="doorway-bench-") as folder,
+        DummyProvider(args.provider_latency) as dummy,
+    ):
         data = Path(folder)
         url = args.database or f"sqlite:///{data / 'doorway.sqlite3'}"
         port = free_port()
@@ -359,6 +373,7 @@ def asyncio_main(
             provider=dummy.base_url,
             telegram=args.telegram_share > 0,
         )
+        env["DOORWAY_OUTBOX_RATE_PER_SECOND"] = str(args.outbound_rate)
         prepare(env)
         if after_prepare is not None:
             after_prepare(env)
