@@ -1,12 +1,15 @@
-"""Outbox dispatch benchmark: N due messages sent through the real Twilio connector to the
-local fake Twilio API, rate limit off; 1 and 3 workers on PostgreSQL, 1 on SQLite.
+"""Outbox dispatch benchmark: N due messages sent through the real Twilio connector to a
+loopback dummy of Twilio's API, rate limit off; 1 and 3 workers on PostgreSQL, 1 on SQLite.
 
-Run from the repository root: `python bench/outbox.py [N]` (default 100000). Writes
-bench/results/outbox.json. Not run by CI. PostgreSQL comes from TEST_DATABASE_URL.
+Run from the repository root: `python -m bench.outbox [N] [--provider-latency S]
+[--concurrency C]` (default 100000 messages, the API answering at once, the worker's default
+concurrency). Writes bench/results/outbox.json. Not run by CI. PostgreSQL comes from
+TEST_DATABASE_URL.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import datetime as dt
 import json
@@ -25,6 +28,12 @@ sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
 
+from bench.common import (  # noqa: E402
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    MESSAGING_SERVICE_SID,
+    DummyProvider,
+)
 from bot.config import Settings  # noqa: E402
 from bot.crypto import generate_encryption_key, generate_index_key  # noqa: E402
 from bot.db import upgrade  # noqa: E402
@@ -32,8 +41,6 @@ from bot.models import ChannelIdentity, Contact, Message, OutboxJob  # noqa: E40
 from bot.nlu.base import Parse  # noqa: E402
 from bot.outbox import Worker, load_outbox_settings  # noqa: E402
 from bot.services import Services, build_services  # noqa: E402
-from tests.fakes.twilio_api import FakeTwilio, running_fake  # noqa: E402
-from tests.fakes.twilio_app import settings_for  # noqa: E402
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 #: Spawned workers read the parent's keys from the environment (a fresh import would differ).
@@ -122,14 +129,23 @@ def seed(services: Services, count: int) -> None:
             )
 
 
-def work(url: str, api_base: str, data_dir: str) -> None:
+def work(url: str, api_base: str, data_dir: str, concurrency: int | None) -> None:
     """One worker process: rounds until nothing is due."""
+    from connectors.twilio_settings import load_twilio_settings
     from connectors.twilio_sms import TwilioSmsConnector
 
     services = services_for(url, Path(data_dir))
-    fake = FakeTwilio(base_url=api_base)
-    services.connectors["sms"] = TwilioSmsConnector(services, settings_for(fake))
-    settings = load_outbox_settings(rate_per_second=0, batch_size=200, lease_seconds=300)
+    twilio = load_twilio_settings(
+        account_sid=ACCOUNT_SID,
+        auth_token=AUTH_TOKEN,
+        messaging_service_sid=MESSAGING_SERVICE_SID,
+        api_base=api_base,
+    )
+    assert twilio is not None
+    services.connectors["sms"] = TwilioSmsConnector(services, twilio)
+    settings = load_outbox_settings(
+        rate_per_second=0, batch_size=200, lease_seconds=300, concurrency=concurrency
+    )
 
     async def rounds() -> None:
         worker = Worker(services, settings)
@@ -140,7 +156,9 @@ def work(url: str, api_base: str, data_dir: str) -> None:
     services.close()
 
 
-def run_case(backend: str, workers: int, count: int) -> dict[str, Any]:
+def run_case(
+    backend: str, workers: int, count: int, *, latency: float, concurrency: int | None
+) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix="doorway-bench-"))
     schema = None
     if backend == "sqlite":
@@ -155,10 +173,10 @@ def run_case(backend: str, workers: int, count: int) -> dict[str, Any]:
         services = services_for(url, data_dir)
         upgrade(services.engine)
         seed(services, count)
-        with running_fake() as fake:
+        with DummyProvider(latency) as dummy:
             context = multiprocessing.get_context("spawn")
             processes = [
-                context.Process(target=work, args=(url, fake.base_url, str(data_dir)))
+                context.Process(target=work, args=(url, dummy.base_url, str(data_dir), concurrency))
                 for _ in range(workers)
             ]
             started = time.perf_counter()
@@ -167,7 +185,7 @@ def run_case(backend: str, workers: int, count: int) -> dict[str, Any]:
             for process in processes:
                 process.join()
             elapsed = time.perf_counter() - started
-            delivered = len(fake.delivered)
+            delivered = dummy.calls
         with services.sessions() as session:
             sent = session.scalar(
                 sa.select(sa.func.count()).select_from(Message).where(Message.status == "sent")
@@ -182,7 +200,9 @@ def run_case(backend: str, workers: int, count: int) -> dict[str, Any]:
         "backend": backend,
         "workers": workers,
         "messages": count,
-        "delivered_to_fake": delivered,
+        "provider_latency_seconds": latency,
+        "concurrency": concurrency or "default",
+        "delivered_to_dummy": delivered,
         "marked_sent": sent,
         "seconds": round(elapsed, 2),
         "messages_per_second": round(count / elapsed, 1),
@@ -191,11 +211,22 @@ def run_case(backend: str, workers: int, count: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
-    cases = [("postgresql", 1), ("postgresql", 3), ("sqlite", 1)]
+    parser = argparse.ArgumentParser(description="outbox dispatch through a dummy Twilio API")
+    parser.add_argument("count", type=int, nargs="?", default=100_000)
+    parser.add_argument("--provider-latency", type=float, default=0.0, help="seconds per send")
+    parser.add_argument("--concurrency", type=int, help="jobs at once per worker")
+    parser.add_argument("--cases", default="postgresql:1,postgresql:3,sqlite:1")
+    args = parser.parse_args()
+    cases = [(case.split(":")[0], int(case.split(":")[1])) for case in args.cases.split(",")]
     results = []
     for backend, workers in cases:
-        result = run_case(backend, workers, count)
+        result = run_case(
+            backend,
+            workers,
+            args.count,
+            latency=args.provider_latency,
+            concurrency=args.concurrency,
+        )
         print(json.dumps(result))
         results.append(result)
     out = ROOT / "bench" / "results" / "outbox.json"
