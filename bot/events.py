@@ -6,9 +6,15 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from bot.models import Event
+
+#: `session.info` key: (kind, facts) of every event recorded in the session's transaction,
+#: for whoever counts events once it commits (the metrics).
+RECORDED = "doorway.recorded_events"
+_INSERT_EVENT = insert(Event)
 
 
 def record(
@@ -22,15 +28,22 @@ def record(
     handoff_id: int | None = None,
     data: Mapping[str, Any] | None = None,
     **fields: Any,
-) -> Event:
-    """Add one event; `data` and keyword fields (e.g. `kind=`) become its JSON facts."""
-    event = Event(
-        kind=kind,
-        created_at=now,
-        contact_id=contact_id,
-        conversation_id=conversation_id,
-        handoff_id=handoff_id,
-        data={**(data or {}), **fields},
+) -> None:
+    """Append one event; `data` and keyword fields (e.g. `kind=`) become its JSON facts.
+
+    A plain INSERT in the caller's transaction, at once: events are only ever appended, and
+    the ORM's unit of work cost twice what the insert does on the path of every message.
+    """
+    facts = {**(data or {}), **fields}
+    session.connection().execute(
+        _INSERT_EVENT,
+        {
+            "kind": kind,
+            "created_at": now,
+            "contact_id": contact_id,
+            "conversation_id": conversation_id,
+            "handoff_id": handoff_id,
+            "data": facts,
+        },
     )
-    session.add(event)
-    return event
+    session.info.setdefault(RECORDED, []).append((kind, facts))

@@ -32,7 +32,8 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.models import Event, OutboxJob
+from bot.events import RECORDED
+from bot.models import OutboxJob
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -140,23 +141,16 @@ def count_committed_events(sessions: sessionmaker[Session]) -> None:
         return
     sessions._doorway_metrics = True  # type: ignore[attr-defined]
 
-    @event.listens_for(sessions, "after_flush")
-    def _collect(session: Session, _context: Any) -> None:
-        # After a flush `session.new` still lists what was just inserted.
-        found = [
-            obj for obj in session.new if isinstance(obj, Event) and obj.kind in _EVENT_COUNTERS
-        ]
-        if found:
-            session.info.setdefault("doorway_metric_events", []).extend(found)
-
     @event.listens_for(sessions, "after_commit")
     def _count(session: Session) -> None:
-        for item in session.info.pop("doorway_metric_events", ()):
-            _EVENT_COUNTERS[item.kind](dict(item.data or {}))
+        for kind, facts in session.info.pop(RECORDED, ()):
+            counter = _EVENT_COUNTERS.get(kind)
+            if counter is not None:
+                counter(facts)
 
     @event.listens_for(sessions, "after_rollback")
     def _forget(session: Session) -> None:
-        session.info.pop("doorway_metric_events", None)
+        session.info.pop(RECORDED, None)
 
 
 # --- scrape-time gauges -----------------------------------------------------------------------
