@@ -8,7 +8,7 @@ import json
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -54,7 +54,15 @@ from bot.handoff.requests import open_handoff, request_handoff
 from bot.i18n import N_, Translator, fill
 from bot.identities import find_or_create_identity
 from bot.language_choice import LanguageChoice, choose_language, dialogue_parse, language_notes
-from bot.messaging import jobs_queued, outbound_from_stored, queue_outbound, stored_replies
+from bot.messaging import (
+    insert_message,
+    jobs_queued,
+    outbound_from_stored,
+    queue_outbound,
+    set_conversation,
+    store_inline_reply,
+    stored_replies,
+)
 from bot.models import ChannelIdentity, Consent, Contact, Conversation, Message, Responder
 from bot.nlu.base import Parse
 from bot.outbox.delivery import heard_from
@@ -187,8 +195,7 @@ def _receive(
         responder = session.get(Responder, sender.responder_id)
         assert responder is not None
         contact.responder_id = responder.id
-        session.add(stored_inbound(inbound, identity, text, now, conversation_id=None))
-        session.flush()
+        insert_message(session, inbound_row(inbound, identity, text, now, conversation_id=None))
         coach.handle(services, session, responder, text, now)
         return ReceiveResult(replies=())
     if stale:
@@ -197,23 +204,24 @@ def _receive(
         followup_reply(session, contact.id, conversation, now) if sender.checkin_sent else None
     )
     heard_from(session, identity, now)
-    message = stored_inbound(
-        inbound, identity, text, now, conversation_id=conversation.id if conversation else None
+    # A duplicate provider id fails here, before anything else is done.
+    message_id = insert_message(
+        session,
+        inbound_row(
+            inbound, identity, text, now, conversation_id=conversation.id if conversation else None
+        ),
     )
-    session.add(message)
     if identity.last_inbound_at is None or now - identity.last_inbound_at > LAST_INBOUND_PRECISION:
         identity.last_inbound_at = now
-    session.flush()  # a duplicate provider id fails here, before anything else is done
-    turn = Turn(services, session, identity, contact, conversation, message, now, reply_inline)
+    turn = Turn(services, session, identity, contact, conversation, message_id, now, reply_inline)
     turn.followup = followup
     turn.satisfaction_asked = sender.satisfaction_asked
     turn.segments = segments
     turn.handle(text, inbound)
-    session.flush()  # the replies' ids, in one flush with everything else the turn changed
-    replies = turn.replies()
+    session.flush()  # everything else the turn changed, in one flush
     return ReceiveResult(
-        replies=tuple(reply for reply, _ in replies),
-        in_response=tuple(reply for reply, message in replies if _rode_in_response(message)),
+        replies=tuple(reply for reply, _ in turn.said),
+        in_response=tuple(reply for reply, inline in turn.said if inline),
         conversation_id=turn.conversation_id,
     )
 
@@ -248,16 +256,16 @@ def _still_asked(
     )
 
 
-def stored_inbound(
+def inbound_row(
     inbound: InboundMessage,
     identity: ChannelIdentity,
     text: str,
     now: dt.datetime,
     *,
     conversation_id: int | None,
-) -> Message:
+) -> dict[str, Any]:
     """The row for a message someone sent (the body is encrypted by the column type)."""
-    return Message(
+    return dict(
         conversation_id=conversation_id,
         identity_id=identity.id,
         direction="in",
@@ -292,13 +300,15 @@ class Turn:
     identity: ChannelIdentity
     contact: Contact
     conversation: Conversation | None
-    inbound: Message
+    #: The stored row of the message this turn answers.
+    inbound_id: int
     now: dt.datetime
     reply_inline: bool
     #: Counts an inline reply's segments where the channel bills by them (SMS).
     segments: SegmentCounter | None = None
-    #: Each reply with its stored message and conversation, in the order said.
-    said: list[tuple[OutboundMessage, Message, int | None]] = field(default_factory=list)
+    #: Each reply, with its stored message's id, in the order said; True when it rides in the
+    #: channel's response (stored as sent), False when the outbox sends it.
+    said: list[tuple[OutboundMessage, bool]] = field(default_factory=list)
     #: Set when the message answers a follow-up check-in: it starts a follow-up conversation.
     followup: FollowupReply | None = None
     #: The person was asked to rate a completed handoff: a 1-5 reply is recorded as that.
@@ -509,7 +519,7 @@ class Turn:
         )
         self.session.add(conversation)
         self.session.flush()
-        self.inbound.conversation_id = conversation.id
+        set_conversation(self.session, self.inbound_id, conversation.id)
         self.conversation = conversation
         record(
             self.session,
@@ -736,29 +746,31 @@ class Turn:
             channel=self.identity.channel,
             address=self.identity.address,
         )
-        inline = self.reply_inline
-        message = queue_outbound(
-            self.session,
-            self.identity,
-            outbound,
-            self.now,
-            conversation_id=self.conversation_id,
-            reply_to_id=self.inbound.id,
-            inline=inline,
-            force=force_deliver,
-            segments=self.segments(outbound) if inline and self.segments else None,
-        )
-        self.said.append((outbound, message, self.conversation_id))
-
-    def replies(self) -> list[tuple[OutboundMessage, Message]]:
-        """What was said, with the ids of the stored messages (call after a flush)."""
-        return [
-            (
-                dataclasses.replace(outbound, message_id=message.id, conversation_id=conversation),
-                message,
+        conversation_id = self.conversation_id
+        if self.reply_inline:
+            message_id = store_inline_reply(
+                self.session,
+                self.identity,
+                outbound,
+                self.now,
+                conversation_id=conversation_id,
+                reply_to_id=self.inbound_id,
+                segments=self.segments(outbound) if self.segments else None,
             )
-            for outbound, message, conversation in self.said
-        ]
+        else:
+            message_id = queue_outbound(
+                self.session,
+                self.identity,
+                outbound,
+                self.now,
+                conversation_id=conversation_id,
+                reply_to_id=self.inbound_id,
+                force=force_deliver,
+            ).id
+        stored = dataclasses.replace(
+            outbound, message_id=message_id, conversation_id=conversation_id
+        )
+        self.said.append((stored, self.reply_inline))
 
 
 def consent_elements(organisation: str) -> dict[str, str]:

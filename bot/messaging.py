@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.models import ChannelIdentity, Message, OutboxJob
 from connectors.base import OutboundChoice, OutboundMessage
 
 _QUEUED = "doorway.outbox_queued"
+_INSERT_MESSAGE = insert(Message)
 
 
 @event.listens_for(Session, "before_flush")
@@ -46,19 +47,12 @@ def queue_outbound(
     *,
     conversation_id: int | None = None,
     reply_to_id: int | None = None,
-    inline: bool = False,
     force: bool = False,
     scheduled: bool = False,
     due_at: dt.datetime | None = None,
     key: str | None = None,
-    segments: int | None = None,
 ) -> Message:
-    """The message is on disk before it leaves: inline replies are stored as sent (they ride
-    in the response), everything else gets an outbox job in the same commit.
-
-    An inline reply is not flushed here: the caller's next flush or commit writes it (with
-    the rest of the turn), and its id exists from then on.
-    """
+    """The message is on disk before it leaves: it gets an outbox job in the same commit."""
     message = Message(
         conversation_id=conversation_id,
         identity_id=identity.id,
@@ -67,26 +61,67 @@ def queue_outbound(
         reply_to_id=reply_to_id,
         body=outbound.text,
         meta=message_meta(outbound),
-        status="sent" if inline else "queued",
-        segments=segments,
+        status="queued",
         created_at=now,
     )
     session.add(message)
-    if not inline:
-        session.flush()  # the job refers to the message by id
-        session.add(
-            OutboxJob(
-                kind="send",
-                idempotency_key=key or f"msg:{message.id}",
-                due_at=due_at or now,
-                scheduled=scheduled,
-                identity_id=identity.id,
-                message_id=message.id,
-                payload={"reply": reply_to_id is not None, "force": force},
-                created_at=now,
-            )
+    session.flush()  # the job refers to the message by id
+    session.add(
+        OutboxJob(
+            kind="send",
+            idempotency_key=key or f"msg:{message.id}",
+            due_at=due_at or now,
+            scheduled=scheduled,
+            identity_id=identity.id,
+            message_id=message.id,
+            payload={"reply": reply_to_id is not None, "force": force},
+            created_at=now,
         )
+    )
     return message
+
+
+def store_inline_reply(
+    session: Session,
+    identity: ChannelIdentity,
+    outbound: OutboundMessage,
+    now: dt.datetime,
+    *,
+    conversation_id: int | None,
+    reply_to_id: int,
+    segments: int | None,
+) -> int:
+    """A reply that rides in the channel's response, stored as sent; returns its id."""
+    return insert_message(
+        session,
+        {
+            "conversation_id": conversation_id,
+            "identity_id": identity.id,
+            "direction": "out",
+            "channel": identity.channel,
+            "reply_to_id": reply_to_id,
+            "body": outbound.text,
+            "meta": message_meta(outbound),
+            "status": "sent",
+            "segments": segments,
+            "created_at": now,
+        },
+    )
+
+
+def insert_message(session: Session, row: dict[str, Any]) -> int:
+    """Store a message row at once, as a plain INSERT in the caller's transaction; returns its
+    id. On the path of every inbound message the ORM's unit of work cost twice the insert."""
+    key = session.connection().execute(_INSERT_MESSAGE, row).inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+def set_conversation(session: Session, message_id: int, conversation_id: int) -> None:
+    """File a stored message under the conversation it started."""
+    session.connection().execute(
+        update(Message).where(Message.id == message_id).values(conversation_id=conversation_id)
+    )
 
 
 def outbound_from_stored(message: Message, address: str) -> OutboundMessage:
