@@ -144,7 +144,10 @@ def work(url: str, api_base: str, data_dir: str, concurrency: int | None) -> Non
     assert twilio is not None
     services.connectors["sms"] = TwilioSmsConnector(services, twilio)
     settings = load_outbox_settings(
-        rate_per_second=0, batch_size=200, lease_seconds=300, concurrency=concurrency
+        rate_per_second=0,
+        batch_size=200,
+        lease_seconds=300,
+        **({"concurrency": concurrency} if concurrency else {}),
     )
 
     async def rounds() -> None:

@@ -1,6 +1,6 @@
-"""Jobs of one batch run side by side on PostgreSQL (one lane per recipient, so a person's
-messages keep their order) and one at a time on SQLite; the pace per sender, a stop and a
-failing job still behave as they do one at a time."""
+"""Jobs of one batch run side by side, on SQLite and PostgreSQL alike (no lock is held while
+the provider answers), one lane per recipient so a person's messages keep their order; the
+pace per sender, a stop and a failing job still behave as they do one at a time."""
 
 from __future__ import annotations
 
@@ -29,7 +29,6 @@ from tests.fakes.twilio_app import attach
 
 SEND_SECONDS = 0.2  # how long the fake holds each request
 PEOPLE = [f"+12125550{n:03d}" for n in range(100, 110)]  # 555-01xx: fictional
-postgresql_only = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
 
 @pytest.fixture
@@ -108,14 +107,12 @@ def worker(services: Services, **overrides: object) -> Worker:
 # --- settings and lanes ------------------------------------------------------------------------
 
 
-def test_concurrency_defaults_to_8_on_postgresql_and_is_always_1_on_sqlite(
+def test_concurrency_defaults_to_8_and_is_read_from_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    unset = load_outbox_settings()
-    assert (unset.jobs_at_once("postgresql"), unset.jobs_at_once("sqlite")) == (8, 1)
+    assert load_outbox_settings().concurrency == 8
     monkeypatch.setenv("DOORWAY_OUTBOX_CONCURRENCY", "3")
-    three = load_outbox_settings()
-    assert (three.jobs_at_once("postgresql"), three.jobs_at_once("sqlite")) == (3, 1)
+    assert load_outbox_settings().concurrency == 3
     monkeypatch.setenv("DOORWAY_OUTBOX_CONCURRENCY", "0")
     with pytest.raises(ConfigError, match="DOORWAY_OUTBOX_CONCURRENCY"):
         load_outbox_settings()
@@ -138,8 +135,7 @@ def test_lanes_keep_each_recipients_jobs_in_order_and_give_each_timer_its_own() 
 # --- side by side, in order ------------------------------------------------------------------
 
 
-@postgresql_only
-async def test_postgresql_sends_to_different_people_side_by_side(
+async def test_sends_to_different_people_go_side_by_side(
     services: Services, fake: FakeTwilio
 ) -> None:
     queue_texts(services, PEOPLE[:8])
@@ -174,15 +170,12 @@ async def test_one_persons_messages_go_in_queued_order_one_at_a_time(
     assert in_flight.most_to_one == 1
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-async def test_sqlite_runs_one_job_at_a_time_whatever_the_setting(
+async def test_concurrency_1_sends_one_at_a_time_in_queued_order(
     services: Services, fake: FakeTwilio
 ) -> None:
     queue_texts(services, PEOPLE[:4])
     fake.on_request = in_flight = InFlight(SEND_SECONDS / 4)
-    outbox = worker(services, concurrency=8)
-    assert outbox.concurrency == 1
-    assert await outbox.run_once() == 4
+    assert await worker(services, concurrency=1).run_once() == 4
     assert [r.body for r in fake.requests] == ["text 0", "text 1", "text 2", "text 3"]
     assert in_flight.most == 1
 
@@ -204,7 +197,6 @@ def test_a_reserved_slot_is_never_handed_out_twice(clock: FakeClock) -> None:
     assert SenderPace(per_second=0, clock=clock).reserve("sms").wait == 0.0
 
 
-@postgresql_only
 async def test_concurrent_jobs_each_wait_for_their_own_slot(
     services: Services, fake: FakeTwilio
 ) -> None:
@@ -224,7 +216,6 @@ async def test_concurrent_jobs_each_wait_for_their_own_slot(
 # --- a stop and an error end the round cleanly -------------------------------------------------
 
 
-@postgresql_only
 async def test_a_stop_lets_jobs_in_flight_finish_and_hands_the_rest_back(
     services: Services, fake: FakeTwilio
 ) -> None:
@@ -243,7 +234,6 @@ async def test_a_stop_lets_jobs_in_flight_finish_and_hands_the_rest_back(
     assert outbox.released == 4
 
 
-@postgresql_only
 async def test_a_failing_job_lets_the_others_in_flight_finish_and_hands_the_rest_back(
     services: Services, fake: FakeTwilio
 ) -> None:

@@ -10,8 +10,6 @@ from bot.config import ConfigError
 #: How long past the send timeout an address stays marked busy: a worker that died mid-send
 #: leaves the mark, and it must lapse before the lease returns the job to the pool.
 BUSY_MARGIN_SECONDS = 1.0
-#: Jobs at once on PostgreSQL when DOORWAY_OUTBOX_CONCURRENCY is unset.
-POSTGRESQL_CONCURRENCY = 8
 
 
 class OutboxSettings(BaseSettings):
@@ -30,11 +28,11 @@ class OutboxSettings(BaseSettings):
     #: A claimed job returns to the pool after this long if its worker died.
     lease_seconds: float = Field(default=60.0, gt=0)
     batch_size: int = Field(default=10, ge=1, le=500)
-    #: Jobs of one batch a worker runs at once, each in its own transaction and database
+    #: Jobs of one batch a worker runs at once, each in its own transactions and database
     #: connection (so at most 32, inside the connection pool); one person's jobs still go
-    #: in order. Unset: 8 on PostgreSQL. SQLite always runs 1, whatever is set: it has one
-    #: writer and each job holds it through its send, so more would only queue on that lock.
-    concurrency: int | None = Field(default=None, ge=1, le=32)
+    #: in order. No lock is held while a provider answers, so on SQLite too the sends
+    #: overlap while the short transactions around them take turns at the one writer.
+    concurrency: int = Field(default=8, ge=1, le=32)
     #: How often an idle worker looks for due jobs (it is also woken when one is queued).
     poll_seconds: float = Field(default=1.0, gt=0)
     #: First retry delay; doubled each attempt up to `backoff_cap_seconds`, with jitter.
@@ -53,12 +51,6 @@ class OutboxSettings(BaseSettings):
                 "or a job could be sent twice at once"
             )
         return lease
-
-    def jobs_at_once(self, dialect: str) -> int:
-        """The concurrency a worker on this database backend (SQLAlchemy dialect) uses."""
-        if dialect == "sqlite":
-            return 1
-        return self.concurrency or POSTGRESQL_CONCURRENCY
 
 
 def load_outbox_settings(**overrides: object) -> OutboxSettings:

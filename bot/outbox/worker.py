@@ -66,8 +66,8 @@ class Worker:
         # Jitter only spreads retries in time; it needs no cryptographic randomness.
         self.rng = rng or random.Random()  # noqa: S311
         self.pace = SenderPace(self.settings.rate_per_second, services.clock)
-        #: Jobs at once in a round: 1 on SQLite (see `OutboxSettings.concurrency`).
-        self.concurrency = self.settings.jobs_at_once(services.engine.dialect.name)
+        #: Jobs at once in a round (see `OutboxSettings.concurrency`).
+        self.concurrency = self.settings.concurrency
         #: How long an address is marked busy while a message to it is with the provider.
         self.in_flight_for = dt.timedelta(
             seconds=self.settings.send_timeout_seconds + BUSY_MARGIN_SECONDS
