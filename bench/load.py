@@ -305,14 +305,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--public-url", help="the DOORWAY_PUBLIC_URL of an attached server")
     parser.add_argument("--database", help="database URL for a started server (default SQLite)")
     parser.add_argument("--workers", type=int, default=1, help="server processes (PostgreSQL)")
-    parser.add_argument("--outbox-worker", action="store_true", help="start `doorway worker`")
+    parser.add_argument(
+        "--outbox-worker",
+        action="store_true",
+        help="run the outbox as `doorway worker` beside the server, not inside it",
+    )
+    parser.add_argument(
+        "--no-outbox", action="store_true", help="no outbox worker at all (isolates inbound)"
+    )
     parser.add_argument("--mode", choices=("closed", "open"), default="closed")
     parser.add_argument("--concurrency", type=int, default=32, help="closed loop: people at once")
     parser.add_argument("--rate", type=float, default=200.0, help="open loop: messages/second")
     parser.add_argument("--max-open", type=int, default=2000, help="open loop: client cap")
     parser.add_argument("--people", type=int, default=1_000_000, help="at most this many people")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of load (bounded)")
-    parser.add_argument("--warmup", type=float, default=3.0, help="seconds of load not counted")
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=10.0,
+        help="seconds of load not counted (first handoffs, first sends)",
+    )
     parser.add_argument("--timeout", type=float, default=15.0, help="per request (Twilio's)")
     parser.add_argument("--telegram-share", type=float, default=0.0, help="0..1 of people")
     parser.add_argument(
@@ -351,6 +363,7 @@ def asyncio_main(
         "telegram_share": args.telegram_share,
         "provider_latency_seconds": args.provider_latency,
         "outbound_rate_per_second": args.outbound_rate,
+        "outbox": "off" if args.no_outbox else "separate" if args.outbox_worker else "default",
     }
     if args.url:
         require_loopback(args.url)
@@ -374,6 +387,8 @@ def asyncio_main(
             telegram=args.telegram_share > 0,
         )
         env["DOORWAY_OUTBOX_RATE_PER_SECOND"] = str(args.outbound_rate)
+        if args.outbox_worker or args.no_outbox:
+            env["DOORWAY_OUTBOX_IN_PROCESS"] = "false"
         prepare(env)
         if after_prepare is not None:
             after_prepare(env)

@@ -65,6 +65,9 @@ class TwilioSmsConnector(Connector):
         self.services = services
         self.settings = settings
         self.client = client or build_client(settings)
+        # The SDK imports its Messages resource on first use (~45 ms holding the GIL): at
+        # start-up, not in the middle of the first send while webhooks wait.
+        _ = self.client.messages
         self.validator = RequestValidator(settings.auth_token.get_secret_value())
         self.public_url = services.settings.public_url
         self._late: set[asyncio.Future[ReceiveResult]] = set()
