@@ -12,12 +12,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import select
 
 from bot.config import ConfigError
-from bot.db import transaction
-from bot.identities import find_or_create_identity
-from bot.models import Message, OutboxJob
 from bot.outbox import Worker, load_outbox_settings
 from bot.outbox.claim import Claim
 from bot.outbox.policy import SenderPace
@@ -26,6 +22,7 @@ from bot.services import Services
 from tests.conftest import FakeClock
 from tests.fakes.twilio_api import FakeTwilio, SentRequest, running_fake
 from tests.fakes.twilio_app import attach
+from tests.outbox_support import queue_texts, statuses
 
 SEND_SECONDS = 0.2  # how long the fake holds each request
 PEOPLE = [f"+12125550{n:03d}" for n in range(100, 110)]  # 555-01xx: fictional
@@ -60,44 +57,6 @@ class InFlight:
         with self.lock:
             self.now -= 1
             self.to[request.to] -= 1
-
-
-def queue_texts(services: Services, addresses: list[str]) -> list[int]:
-    """One plain send per entry, queued in this order (body "text i"); returns the job ids."""
-    now = services.clock()
-    ids = []
-    with transaction(services.sessions) as session:
-        for i, address in enumerate(addresses):
-            identity = find_or_create_identity(session, services.vault, "sms", address, now)
-            message = Message(
-                identity_id=identity.id,
-                direction="out",
-                channel="sms",
-                body=f"text {i}",
-                status="queued",
-                created_at=now,
-            )
-            session.add(message)
-            session.flush()
-            job = OutboxJob(
-                kind="send",
-                idempotency_key=f"test:{message.id}",
-                due_at=now,
-                identity_id=identity.id,
-                message_id=message.id,
-                payload={"reply": False},
-                created_at=now,
-            )
-            session.add(job)
-            session.flush()
-            ids.append(job.id)
-    return ids
-
-
-def statuses(services: Services, ids: list[int]) -> list[tuple[str, int]]:
-    with services.sessions() as session:
-        jobs = {job.id: job for job in session.scalars(select(OutboxJob))}
-    return [(jobs[i].status, jobs[i].attempts) for i in ids]
 
 
 def worker(services: Services, **overrides: object) -> Worker:

@@ -22,7 +22,7 @@ from connectors.base import InboundMessage
 from tests.conftest import FakeClock
 from tests.fakes.twilio_api import FakeTwilio, SentRequest, running_fake
 from tests.fakes.twilio_app import attach
-from tests.test_outbox_concurrency import queue_texts, statuses
+from tests.outbox_support import queue_texts, statuses
 
 PERSON = "+12125550141"  # 555-01xx: fictional
 SOMEONE_ELSE = "+12125550142"
