@@ -19,8 +19,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.db import transaction
-from bot.identities import find_or_create_identity
 from bot.models import Message, OutboxJob
 from bot.outbox import BackgroundWorker, Worker, load_outbox_settings
 from bot.outbox.claim import claim_jobs, release
@@ -35,6 +33,7 @@ from tests.fakes.twilio_api import (
     running_fake,
 )
 from tests.fakes.twilio_app import PERSON, attach
+from tests.outbox_support import queue_texts as queue_plain
 
 SEND_SECONDS = 0.2  # how long the fake takes over each message, so a stop lands mid-batch
 
@@ -48,34 +47,7 @@ def fake(services: Services) -> Iterator[FakeTwilio]:
 
 def queue_texts(services: Services, n: int) -> list[int]:
     """Queue `n` plain sends (not quiet-hours bound) to one person; returns the job ids."""
-    now = services.clock()
-    with transaction(services.sessions) as session:
-        identity = find_or_create_identity(session, services.vault, "sms", PERSON, now)
-        jobs = []
-        for i in range(n):
-            message = Message(
-                identity_id=identity.id,
-                direction="out",
-                channel="sms",
-                body=f"text {i}",
-                status="queued",
-                created_at=now,
-            )
-            session.add(message)
-            session.flush()
-            job = OutboxJob(
-                kind="send",
-                idempotency_key=f"test:{message.id}",
-                due_at=now,
-                identity_id=identity.id,
-                message_id=message.id,
-                payload={"reply": False},
-                created_at=now,
-            )
-            session.add(job)
-            jobs.append(job)
-        session.flush()
-        return [job.id for job in jobs]
+    return queue_plain(services, [PERSON] * n)
 
 
 def jobs_by_id(services: Services) -> dict[int, OutboxJob]:
