@@ -16,6 +16,7 @@ from typing import Literal
 from sqlalchemy.orm import Session
 
 from bot import metrics
+from bot.compliance import send_in_flight
 from bot.db import transaction
 from bot.events import record
 from bot.messaging import outbound_from_stored
@@ -237,10 +238,10 @@ class Worker:
                 if allowed > now:
                     _release(job, allowed, now)
                     return "rescheduled"
-            busy_until = identity.sending_until
-            if busy_until is not None and busy_until > now:
+            if send_in_flight(identity, now):
                 # Another worker is sending to this address: one at a time, in order.
-                _release(job, min(busy_until, now + BUSY_RECHECK), now)
+                assert identity.sending_until is not None
+                _release(job, min(identity.sending_until, now + BUSY_RECHECK), now)
                 return "deferred"
             connector = services.connectors.get(message.channel)
             if connector is None:
