@@ -184,7 +184,8 @@ def cmd_keys_generate(_args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command-line parser; given the command word, with only the components it needs."""
     parser = argparse.ArgumentParser(prog="doorway", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -192,15 +193,15 @@ def build_parser() -> argparse.ArgumentParser:
         ("demo", cmd_demo, "run the demo program on SQLite with the web chat"),
         ("serve", cmd_serve, "run the web app (webhooks, web chat)"),
     ):
-        command = sub.add_parser(name, help=help_text)
-        command.add_argument("--host", default="127.0.0.1")
-        command.add_argument("--port", type=int, default=8000)
-        command.add_argument(
+        server = sub.add_parser(name, help=help_text)
+        server.add_argument("--host", default="127.0.0.1")
+        server.add_argument("--port", type=int, default=8000)
+        server.add_argument(
             "--telegram-polling",
             action="store_true",
             help="fetch Telegram updates by long polling (local development, no webhook)",
         )
-        command.set_defaults(func=handler)
+        server.set_defaults(func=handler)
     sub.choices["serve"].add_argument(
         "--workers", type=int, default=1, help="server processes (more than 1 needs PostgreSQL)"
     )
@@ -228,34 +229,48 @@ def build_parser() -> argparse.ArgumentParser:
     keys = sub.add_parser("keys", help="encryption keys").add_subparsers(dest="keys", required=True)
     keys.add_parser("generate", help="print new keys").set_defaults(func=cmd_keys_generate)
 
-    _register_optional(sub)
+    _register_optional(sub, command)
     return parser
 
 
-#: Components that own their commands: each module has `register(subparsers)`.
-COMMAND_MODULES = (
-    "bot.nlu.cli",
-    "bot.outbox.cli",  # worker, outbox
-    "bot.privacy_commands",  # keys rotate, purge, contacts
-    "bot.handoff.cli",  # responders, shifts, oncall, handoffs
-    "bot.referrals",
-    "bot.responder_links",  # after bot.handoff.cli: joins its `responders` group
-    "connectors.telegram_cli",
-    "bot.i18n_cli",
-    "bot.followup.cli",  # followup, teams
-    "bot.console.users",
-    "bot.console.report",
-)
+#: Components that own their commands: each module has `register(subparsers)` and adds the
+#: top-level commands listed beside it. A command line imports only the components that own
+#: its command, so `doorway responders list` starts without the web, Telegram or NLU code.
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "bot.nlu.cli": ("nlu",),
+    "bot.outbox.cli": ("worker", "outbox"),
+    "bot.privacy_commands": ("keys", "purge", "contacts"),  # keys rotate beside keys generate
+    "bot.handoff.cli": ("responders", "shifts", "oncall", "handoffs"),
+    "bot.referrals": ("referral-codes",),
+    "bot.responder_links": ("responders",),  # after bot.handoff.cli: joins its group
+    "connectors.telegram_cli": ("telegram",),
+    "bot.i18n_cli": ("i18n",),
+    "bot.followup.cli": ("followup", "teams"),
+    "bot.console.users": ("users",),
+    "bot.console.report": ("report",),
+}
 
 
-def _register_optional(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    for name in COMMAND_MODULES:
+def _register_optional(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], command: str | None
+) -> None:
+    """Register the components owning `command`; all of them when it is None or unknown (so
+    `--help` and a mistyped command list every choice)."""
+    owners = [name for name, commands in COMMAND_MODULES.items() if command in commands]
+    if not owners and command not in sub.choices:  # not a core command either
+        owners = list(COMMAND_MODULES)
+    for name in owners:
         importlib.import_module(name).register(sub)
 
 
+def command_word(argv: Sequence[str]) -> str | None:
+    """The top-level command of a command line, or None when it starts with an option."""
+    return argv[0] if argv and not argv[0].startswith("-") else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(command_word(words)).parse_args(words)
     handler: Handler = args.func
     try:
         configure_logging(_settings().log_format)

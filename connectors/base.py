@@ -7,9 +7,10 @@ import hashlib
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from fastapi import APIRouter
+if TYPE_CHECKING:  # the web app's type; a command that runs no server never imports FastAPI
+    from fastapi import APIRouter
 
 _STEP_NAME = re.compile(r"^[a-z0-9_]{1,24}$")
 
