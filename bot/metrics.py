@@ -13,9 +13,8 @@ import datetime as dt
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Request, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -30,10 +29,15 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.events import RECORDED
 from bot.models import OutboxJob
+
+if TYPE_CHECKING:  # only the web app needs FastAPI; the worker and the CLI count without it
+    from fastapi import APIRouter
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -210,13 +214,15 @@ def exposition(extra: Iterable[Collector] = ()) -> bytes:
 
 def router(sessions: sessionmaker[Session], clock: Callable[[], dt.datetime]) -> APIRouter:
     """`GET /metrics`; meant for the private network (put it behind the proxy's allow-list)."""
+    from fastapi import APIRouter
+
     routes = APIRouter()
     outbox = OutboxCollector(sessions, clock)
 
-    @routes.get("/metrics", include_in_schema=False)
     def metrics(_request: Request) -> Response:
         return Response(exposition([outbox]), media_type=CONTENT_TYPE_LATEST)
 
+    routes.add_route("/metrics", metrics, methods=["GET"], include_in_schema=False)
     return routes
 
 
