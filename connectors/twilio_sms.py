@@ -6,11 +6,13 @@ import asyncio
 import functools
 import hmac
 import logging
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import parse_qsl
 
 import phonenumbers
-from fastapi import APIRouter, HTTPException, Request, Response
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
@@ -30,6 +32,9 @@ from connectors.base import (
 )
 from connectors.twilio_client import UNREACHABLE, build_client, result_from_error
 from connectors.twilio_settings import TwilioSettings
+
+if TYPE_CHECKING:  # the web app's type; a worker that only sends never imports FastAPI
+    from fastapi import APIRouter
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +121,10 @@ class TwilioSmsConnector(Connector):
 
     def routes(self) -> APIRouter:
         # Plain Starlette routes: FastAPI's per-request dependency solving would only hand
-        # over the Request, at a cost felt on the busiest path of all.
+        # over the Request, at a cost felt on the busiest path of all. FastAPI is imported
+        # here, by the web app, not by a worker process that only sends.
+        from fastapi import APIRouter
+
         router = APIRouter()
         router.add_route(INBOUND_PATH, self.inbound, methods=["POST"], include_in_schema=False)
         router.add_route(STATUS_PATH, self.status, methods=["POST"], include_in_schema=False)
