@@ -4,6 +4,8 @@ real subprocesses."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from tests.test_cli import run
@@ -45,3 +47,20 @@ def test_dialogues_check_segments_lists_every_text(tmp_path: Path) -> None:
     assert all(line[2:].startswith("en ") for line in flagged)
     assert result.returncode == (1 if flagged else 0)
     assert lines[-1].endswith(f"{len(flagged)} English texts over 2 segments")
+
+
+def test_a_separate_worker_runs_the_same_timers_as_the_server_without_the_web_app() -> None:
+    """`doorway worker` registers every timer `serve` does, and loads no FastAPI, Jinja2 or
+    uvicorn to do it: a separate worker process is that much smaller."""
+    probe = (
+        "import sys\nfrom bot.outbox.worker import TIMERS, load_timers\nload_timers()\n"
+        "print(sorted(TIMERS))\n"
+        "print(sorted(m for m in ('fastapi', 'jinja2', 'uvicorn') if m in sys.modules))\n"
+        "import bot.web.app\nprint(sorted(TIMERS))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.splitlines()
+    worker_timers, web_modules, server_timers = out
+    assert worker_timers == server_timers != "[]"
+    assert web_modules == "[]"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import json
 import signal
 from collections.abc import Awaitable, Callable
@@ -13,7 +12,7 @@ from typing import TypeVar
 from bot.outbox.runner import BackgroundWorker
 from bot.outbox.settings import load_outbox_settings
 from bot.outbox.status import outbox_status
-from bot.outbox.worker import Worker
+from bot.outbox.worker import Worker, load_timers
 from bot.services import Services
 
 T = TypeVar("T")
@@ -24,8 +23,7 @@ def _services_with_channels() -> Services:
     from bot.web.factory import connectors_for
 
     services = command_services()
-    # The web app's modules register every component's timers: the same set `serve` has.
-    importlib.import_module("bot.web.app")
+    load_timers()  # the same set `serve` has (a test compares them)
     services.connectors.update({c.name: c for c in connectors_for(services)})
     return services
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import datetime as dt
+import importlib
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
@@ -48,6 +49,17 @@ TIMERS: dict[str, TimerHandler] = {}
 def register_timer(name: str, handler: TimerHandler) -> None:
     """Let a component (escalation, follow-ups) handle its `kind="timer"` jobs by name."""
     TIMERS[name] = handler
+
+
+#: The components that register timers when imported. A separate worker process imports them
+#: so it runs every timer a server queues, without importing the web app that also does.
+TIMER_MODULES = ("bot.followup.campaign", "bot.handoff.offers", "bot.handoff.booking")
+
+
+def load_timers() -> None:
+    """Register every component's timers (importing a module twice is free)."""
+    for name in TIMER_MODULES:
+        importlib.import_module(name)
 
 
 class Worker:

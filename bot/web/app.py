@@ -60,7 +60,7 @@ def create_app(
         title="Doorway", version="0.1.0", docs_url=None, redoc_url=None, lifespan=lifespan
     )
     app.state.services = services
-    chosen = connectors if connectors is not None else [WebChatConnector(services, templates())]
+    chosen = connectors if connectors is not None else [WebChatConnector(services)]
     app.state.connectors = {c.name: c for c in chosen}
     for connector in chosen:
         router = connector.routes()

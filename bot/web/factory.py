@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-
-from fastapi import FastAPI
+from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, load_settings
 from bot.keys import with_local_keys
 from bot.services import LazyInterpreter, Services, build_services
 from connectors.base import Connector
+
+if TYPE_CHECKING:  # the outbox worker imports this module for its channels, never the app
+    from fastapi import FastAPI
 
 
 def connectors_for(services: Services, *, telegram_polling: bool = False) -> list[Connector]:
@@ -24,12 +26,11 @@ def connectors_for(services: Services, *, telegram_polling: bool = False) -> lis
     A provider's SDK is imported only when its channel is on: each is megabytes of memory
     in every server and worker process.
     """
-    from bot.web.app import templates
     from connectors.telegram_settings import load_telegram_settings
     from connectors.twilio_settings import load_twilio_settings
     from connectors.web_chat import WebChatConnector
 
-    chosen: list[Connector] = [WebChatConnector(services, templates())]
+    chosen: list[Connector] = [WebChatConnector(services)]
     twilio = load_twilio_settings()
     if twilio is not None:
         from connectors.twilio_sms import TwilioSmsConnector
