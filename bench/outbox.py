@@ -33,6 +33,7 @@ from bench.common import (  # noqa: E402
     AUTH_TOKEN,
     MESSAGING_SERVICE_SID,
     DummyProvider,
+    write_json,
 )
 from bot.config import Settings  # noqa: E402
 from bot.crypto import generate_encryption_key, generate_index_key  # noqa: E402
@@ -232,19 +233,15 @@ def main() -> None:
         )
         print(json.dumps(result))
         results.append(result)
-    out = ROOT / "bench" / "results" / "outbox.json"
-    out.write_text(
-        json.dumps(
-            {
-                "benchmark": "outbox dispatch through the fake Twilio API, rate limit off",
-                "python": platform.python_version(),
-                "machine": platform.machine(),
-                "cpus": os.cpu_count(),
-                "results": results,
-            },
-            indent=2,
-        )
-        + "\n"
+    out = write_json(
+        "outbox.json",
+        {
+            "benchmark": "outbox dispatch through the fake Twilio API, rate limit off",
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+            "cpus": os.cpu_count(),
+            "results": results,
+        },
     )
     print(f"wrote {out}")
 
