@@ -93,6 +93,7 @@ def _run_server(services: Services, host: str, port: int, *, telegram_polling: b
 
     import uvicorn
 
+    from bot.heap import freeze_startup_objects
     from bot.outbox import BackgroundWorker, load_outbox_settings
     from bot.services import LazyInterpreter
     from bot.web.app import create_app
@@ -114,6 +115,7 @@ def _run_server(services: Services, host: str, port: int, *, telegram_polling: b
     print(f"Doorway is running: http://{host}:{port}/  (Ctrl-C to stop)")
     sys.stdout.flush()
     app = create_app(services, connectors, worker=worker)
+    freeze_startup_objects()
     # SIGTERM: stop taking requests, let in-flight ones finish (within the grace period).
     config = uvicorn.Config(
         app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=GRACE_SECONDS

@@ -16,9 +16,9 @@ from bot.cli import COMMAND_MODULES
 from tests.conftest import TEST_ENCRYPTION_KEY, TEST_INDEX_KEY
 
 
-def run(
-    args: list[str], tmp_path: Path, stdin: str = "", **env: str
-) -> subprocess.CompletedProcess[str]:
+def command_environment(tmp_path: Path, **env: str) -> dict[str, str]:
+    """This process's environment without any Doorway or provider setting, on a fresh data
+    folder with the test keys: what a command line in a test runs with."""
     environment = {
         k: v
         for k, v in os.environ.items()
@@ -30,12 +30,18 @@ def run(
         DOORWAY_INDEX_KEY=TEST_INDEX_KEY,
     )
     environment.update(env)
+    return environment
+
+
+def run(
+    args: list[str], tmp_path: Path, stdin: str = "", **env: str
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         input=stdin,
         capture_output=True,
         text=True,
-        env=environment,
+        env=command_environment(tmp_path, **env),
         cwd=tmp_path,
         timeout=120,
     )

@@ -9,6 +9,7 @@ import signal
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from bot.heap import freeze_startup_objects
 from bot.outbox.runner import BackgroundWorker
 from bot.outbox.settings import load_outbox_settings
 from bot.outbox.status import outbox_status
@@ -42,6 +43,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         channels = ", ".join(sorted(services.connectors)) or "none"
         print(f"Outbox worker running (channels: {channels}; Ctrl-C to stop)", flush=True)
         background = BackgroundWorker(services, settings)
+        freeze_startup_objects()
         asyncio.run(_until_signalled(background.run(), background.request_stop))
         return 0
     finally:

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, load_settings
+from bot.heap import freeze_startup_objects
 from bot.keys import with_local_keys
 from bot.services import LazyInterpreter, Services, build_services
 from connectors.base import Connector
@@ -78,6 +79,7 @@ def app() -> FastAPI:
         services.close()
 
     built.router.lifespan_context = lifespan
+    freeze_startup_objects()
     return built
 
 
