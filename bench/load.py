@@ -65,6 +65,10 @@ class Stats:
     sent: int = 0
 
 
+#: Message SIDs and Telegram update ids, unique across every target of one run.
+MESSAGE_NUMBERS = itertools.count()
+
+
 @dataclass
 class Target:
     url: str
@@ -73,7 +77,10 @@ class Target:
     timeout: float
     #: Added to every person's number, so a warm-up's people are never reused.
     first_person: int = 0
-    _sids: itertools.count[int] = field(default_factory=itertools.count)
+    #: Shared by every target in this process: a warm-up's message ids must never come back in
+    #: the measured run, or the server replays them as a provider's retries (until 2026-12-05
+    #: each target counted from 0, and most measured messages were such replays).
+    _sids: itertools.count[int] = field(default_factory=lambda: MESSAGE_NUMBERS)
 
     def sms_request(self, person: int, text: str) -> tuple[str, bytes, dict[str, str]]:
         sid = "SM" + format(next(self._sids) + (os.getpid() << 40), "032x")
