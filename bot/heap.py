@@ -12,10 +12,9 @@ from __future__ import annotations
 import gc
 
 
-def freeze_startup_objects() -> int:
+def freeze_startup_objects() -> None:
     """Collect the garbage start-up left, then move every surviving object to the permanent
-    generation (`gc.freeze`); returns how many objects were frozen. Call it once, last thing
+    generation (`gc.freeze`). Call it once, last thing
     before serving: whatever is made later is collected as usual."""
     gc.collect()
     gc.freeze()
-    return gc.get_freeze_count()

@@ -1,5 +1,5 @@
 """A server process freezes what start-up loaded, so the garbage collector's full collections
-stop walking the dialogues, catalogs, models and routes (55-130 ms pauses under load before)."""
+stop walking the dialogues, catalogs, models and routes (85-130 ms pauses under load before)."""
 
 from __future__ import annotations
 
