@@ -28,7 +28,7 @@ from prometheus_client.registry import Collector
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import event, func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -99,6 +99,9 @@ _OPT_OUTS = Counter(
     "doorway_opt_outs", "Opt-outs recorded, by how (keyword, nlu, ...).", ["via"], registry=REGISTRY
 )
 
+#: `session.info` key: how many events were recorded when each open savepoint began.
+_SAVEPOINT_MARKS = "doorway.savepoint_marks"
+
 #: Event kinds counted once their transaction commits, and how each one is counted.
 _EVENT_COUNTERS: dict[str, Callable[[dict[str, Any]], None]] = {
     "crisis_detected": lambda data: _CRISIS.labels(kind=_label(data.get("kind"))).inc(),
@@ -140,13 +143,26 @@ def overloaded(endpoint: str) -> None:
 
 def count_committed_events(sessions: sessionmaker[Session]) -> None:
     """Count crisis events and opt-outs when (and only when) their transaction commits, so a
-    rolled-back or retried message is never counted, wherever the event was recorded."""
+    rolled-back or retried message is never counted, wherever the event was recorded.
+
+    SQLAlchemy signals a savepoint's release as `after_commit` and its rollback as
+    `after_rollback`: a released savepoint's events wait for the outer commit, and a rolled-back
+    one forgets only what was recorded since it began.
+    """
     if getattr(sessions, "_doorway_metrics", False):
         return
     sessions._doorway_metrics = True  # type: ignore[attr-defined]
 
+    @event.listens_for(sessions, "after_transaction_create")
+    def _mark(session: Session, transaction: SessionTransaction) -> None:
+        if transaction.nested:
+            recorded = len(session.info.get(RECORDED, ()))
+            session.info.setdefault(_SAVEPOINT_MARKS, {})[transaction] = recorded
+
     @event.listens_for(sessions, "after_commit")
     def _count(session: Session) -> None:
+        if session.in_nested_transaction():
+            return  # a savepoint released: its events wait for the outer commit
         for kind, facts in session.info.pop(RECORDED, ()):
             counter = _EVENT_COUNTERS.get(kind)
             if counter is not None:
@@ -154,7 +170,17 @@ def count_committed_events(sessions: sessionmaker[Session]) -> None:
 
     @event.listens_for(sessions, "after_rollback")
     def _forget(session: Session) -> None:
-        session.info.pop(RECORDED, None)
+        savepoint = session.get_nested_transaction()
+        if savepoint is None:
+            session.info.pop(RECORDED, None)
+            return
+        mark = session.info.get(_SAVEPOINT_MARKS, {}).get(savepoint, 0)
+        del session.info.get(RECORDED, [])[mark:]
+
+    @event.listens_for(sessions, "after_transaction_end")
+    def _unmark(session: Session, transaction: SessionTransaction) -> None:
+        if transaction.nested:
+            session.info.get(_SAVEPOINT_MARKS, {}).pop(transaction, None)
 
 
 # --- scrape-time gauges -----------------------------------------------------------------------

@@ -4,9 +4,11 @@ the in-flight bound that answers 503 + Retry-After before reading a webhook."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.types import Receive, Scope, Send
@@ -75,6 +77,44 @@ def test_inbound_and_crisis_are_counted_once_committed(sqlite_services: Services
         )
         assert value(client, "doorway_crisis_events_total", kind="overdose") == crisis + 1
     assert ADDRESS not in text and "overdosed" not in text  # labels carry no personal data
+
+
+#: A crisis event recorded before a savepoint and one inside it; what happens to the savepoint
+#: and to the transaction; how many of the two /metrics counts.
+SAVEPOINT_CASES = [
+    ("released", "committed", 2),
+    ("rolled back", "committed", 1),
+    ("released", "rolled back", 0),
+    ("rolled back", "rolled back", 0),
+]
+
+
+class RollBack(Exception):
+    pass
+
+
+@pytest.mark.parametrize(("savepoint", "outcome", "counted"), SAVEPOINT_CASES)
+def test_events_in_a_savepoint_are_counted_only_if_both_commit(
+    services: Services, savepoint: str, outcome: str, counted: int
+) -> None:
+    """A savepoint's release is not a commit, and its rollback forgets only its own events."""
+    metrics.count_committed_events(services.sessions)
+    crisis = (
+        metrics.REGISTRY.get_sample_value("doorway_crisis_events_total", {"kind": "overdose"})
+        or 0.0
+    )
+    now = services.clock()
+    with contextlib.suppress(RollBack), transaction(services.sessions) as session:
+        record(session, "crisis_detected", now, kind="overdose")
+        with contextlib.suppress(RollBack), session.begin_nested():
+            record(session, "crisis_detected", now, kind="overdose")
+            if savepoint == "rolled back":
+                raise RollBack
+        record(session, "intake_started", now)  # not counted: only crisis and opt-out are
+        if outcome == "rolled back":
+            raise RollBack
+    after = metrics.REGISTRY.get_sample_value("doorway_crisis_events_total", {"kind": "overdose"})
+    assert (after or 0.0) - crisis == counted
 
 
 def test_scrape_reports_outbox_depth_and_handoff_histogram(sqlite_services: Services) -> None:
