@@ -4,6 +4,9 @@
     python -m bench.scale                                           # 1M contacts, 10M messages
     python -m bench.scale --database postgresql+psycopg://postgres@127.0.0.1/bench
 
+Each side is measured `--repeat` times (3) against one server, new people each run, and the
+runs with the median p99 are compared: one run on a shared machine can be a slow stretch.
+
 Prints the query plan of every hot query of `receive()` on the filled database and writes
 bench/results/scale.json. Not run by CI.
 """
@@ -288,6 +291,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--duration", type=float, default=20.0)
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="measured runs per side; their median p99 is compared"
+    )
+    parser.add_argument("--rest", type=float, default=10.0, help="seconds idle between runs")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=60.0,
+        help="seconds idle after the fill (its writes still being flushed) before the load",
+    )
     parser.add_argument("--out", default="scale.json")
     args = parser.parse_args(argv)
     events = args.events if args.events is not None else args.messages
@@ -303,6 +316,10 @@ def main(argv: list[str] | None = None) -> int:
                 str(args.concurrency),
                 "--duration",
                 str(args.duration),
+                "--repeat",
+                str(args.repeat),
+                "--rest",
+                str(args.rest),
                 "--out",
                 out,
                 *(["--database", args.database] if args.database else []),
@@ -326,6 +343,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, lines in found["plans"].items():
             mark = "index" if uses_index(lines) else "FULL SCAN"
             print(f"  [{mark}] {name}: {' | '.join(lines)}")
+        time.sleep(args.settle)
 
     print("filled database:")
     full = load.asyncio_main(load_args("scale-filled.json"), after_prepare=filled)
