@@ -33,6 +33,9 @@ def make_engine(url: str, vault: Vault, *, pool_size: int = 10) -> Engine:
         # sleeps in growing steps (up to 100 ms) while the lock may be free again in 1 ms:
         # under load that sleeping, not the work, was most of each message's latency.
         engine.doorway_writer_lock = FairLock()  # type: ignore[attr-defined]
+        # The outbox worker's jobs, however many run side by side, queue for that lock one at
+        # a time (see `transaction`).
+        engine.doorway_background_gate = threading.RLock()  # type: ignore[attr-defined]
     else:
         engine = create_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
     engine.dialect.doorway_vault = vault  # type: ignore[attr-defined]
@@ -102,19 +105,36 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
-def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+def transaction(factory: sessionmaker[Session], *, background: bool = False) -> Iterator[Session]:
     """One unit of work: commit at the end, roll back everything on any error.
 
     On SQLite every transaction writes under BEGIN IMMEDIATE, so taking the process's writer
     lock first serialises exactly what SQLite would, without its sleep-and-retry waits.
+
+    `background` work (the outbox worker's jobs and timers) holds at most one place in that
+    lock's queue at a time. The queue is fair per transaction, so eight jobs side by side took
+    eight turns for each webhook's one: a burst of routing timers held every person's reply
+    for seconds. Now webhooks and the worker take turns, and neither can starve the other.
     """
-    with _writer_lock(factory), factory() as session, session.begin():
+    with (
+        _background_gate(factory, background),
+        _writer_lock(factory),
+        factory() as session,
+        session.begin(),
+    ):
         yield session
 
 
 def _writer_lock(factory: sessionmaker[Session]) -> AbstractContextManager[object]:
     lock = getattr(factory.kw.get("bind"), "doorway_writer_lock", None)
     return lock if lock is not None else nullcontext()
+
+
+def _background_gate(
+    factory: sessionmaker[Session], background: bool
+) -> AbstractContextManager[object]:
+    gate = getattr(factory.kw.get("bind"), "doorway_background_gate", None)
+    return gate if background and gate is not None else nullcontext()
 
 
 def _alembic_config(engine: Engine) -> Config:

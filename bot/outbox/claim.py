@@ -37,7 +37,7 @@ def claim_jobs(services: Services, *, limit: int, lease_seconds: float) -> list[
     worker's lease ran out (it died mid-job). Each claim counts as an attempt."""
     now = services.clock()
     lease = now + dt.timedelta(seconds=lease_seconds)
-    with transaction(services.sessions) as session:
+    with transaction(services.sessions, background=True) as session:
         due = or_(
             and_(OutboxJob.status == "pending", OutboxJob.due_at <= now),
             and_(OutboxJob.status == "running", OutboxJob.claimed_until < now),
@@ -86,7 +86,7 @@ def release(services: Services, claims: Sequence[Claim]) -> int:
     """
     now = services.clock()
     released = 0
-    with transaction(services.sessions) as session:
+    with transaction(services.sessions, background=True) as session:
         for lease in {claim.lease for claim in claims}:
             ids = [claim.job_id for claim in claims if claim.lease == lease]
             result: CursorResult[Any] = session.execute(  # type: ignore[assignment]

@@ -229,7 +229,7 @@ class Worker:
         """Everything that decides whether the job may send now, in the transaction that
         marks its address busy; a timer runs here whole."""
         services = self.services
-        with transaction(services.sessions) as session:
+        with transaction(services.sessions, background=True) as session:
             rows = load_job(session, claim.job_id)
             if rows is None:
                 return "lost"
@@ -267,7 +267,7 @@ class Worker:
 
     def _finish(self, claim: Claim, checked: _Send, result: SendResult) -> Outcome:
         """Record the provider's answer and free the address for its next message."""
-        with transaction(self.services.sessions) as session:
+        with transaction(self.services.sessions, background=True) as session:
             rows = load_job(session, claim.job_id)
             now = self.services.clock()
             identity = rows.identity if rows is not None else None
