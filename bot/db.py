@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
@@ -12,6 +11,7 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.crypto import Vault
+from bot.writer_lock import WriterLock
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -32,51 +32,11 @@ def make_engine(url: str, vault: Vault, *, pool_size: int = 10) -> Engine:
         # Writers in this process queue on a lock instead of SQLite's busy handler, which
         # sleeps in growing steps (up to 100 ms) while the lock may be free again in 1 ms:
         # under load that sleeping, not the work, was most of each message's latency.
-        engine.doorway_writer_lock = FairLock()  # type: ignore[attr-defined]
-        # The outbox worker's jobs, however many run side by side, queue for that lock one at
-        # a time (see `transaction`).
-        engine.doorway_background_gate = threading.RLock()  # type: ignore[attr-defined]
+        engine.doorway_writer_lock = WriterLock()  # type: ignore[attr-defined]
     else:
         engine = create_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
     engine.dialect.doorway_vault = vault  # type: ignore[attr-defined]
     return engine
-
-
-class FairLock:
-    """A re-entrant lock handed over in arrival order (a ticket lock).
-
-    A plain lock lets a busy stream of webhook transactions starve the outbox worker's, so an
-    alert could wait behind every new message; tickets make everyone wait their turn.
-    """
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
-        self._owner: int | None = None
-        self._depth = 0
-        self._next_ticket = 0
-        self._serving = 0
-
-    def __enter__(self) -> FairLock:
-        me = threading.get_ident()
-        with self._cond:
-            if self._owner == me:
-                self._depth += 1
-                return self
-            ticket = self._next_ticket
-            self._next_ticket += 1
-            while self._serving != ticket or self._owner is not None:
-                self._cond.wait()
-            self._owner = me
-            self._depth = 1
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        with self._cond:
-            self._depth -= 1
-            if self._depth == 0:
-                self._owner = None
-                self._serving += 1
-                self._cond.notify_all()
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -111,30 +71,22 @@ def transaction(factory: sessionmaker[Session], *, background: bool = False) -> 
     On SQLite every transaction writes under BEGIN IMMEDIATE, so taking the process's writer
     lock first serialises exactly what SQLite would, without its sleep-and-retry waits.
 
-    `background` work (the outbox worker's jobs and timers) holds at most one place in that
-    lock's queue at a time. The queue is fair per transaction, so eight jobs side by side took
-    eight turns for each webhook's one: a burst of routing timers held every person's reply
-    for seconds. Now webhooks and the worker take turns, and neither can starve the other.
+    `background` work (the outbox worker's jobs and timers) lets a few waiting webhooks go
+    first: see `bot.writer_lock`.
     """
     with (
-        _background_gate(factory, background),
-        _writer_lock(factory),
+        _writer_lock(factory, background),
         factory() as session,
         session.begin(),
     ):
         yield session
 
 
-def _writer_lock(factory: sessionmaker[Session]) -> AbstractContextManager[object]:
-    lock = getattr(factory.kw.get("bind"), "doorway_writer_lock", None)
-    return lock if lock is not None else nullcontext()
-
-
-def _background_gate(
+def _writer_lock(
     factory: sessionmaker[Session], background: bool
 ) -> AbstractContextManager[object]:
-    gate = getattr(factory.kw.get("bind"), "doorway_background_gate", None)
-    return gate if background and gate is not None else nullcontext()
+    lock = getattr(factory.kw.get("bind"), "doorway_writer_lock", None)
+    return lock.held(background=background) if lock is not None else nullcontext()
 
 
 def _alembic_config(engine: Engine) -> Config:
