@@ -5,24 +5,26 @@ its own transactions on this lock instead of SQLite's busy handler, which sleeps
 steps while the lock may be free again in a millisecond.
 
 Two kinds of work wait for it. A webhook's transaction holds a person's reply; the outbox
-worker's (sends, routing and check-in timers) holds nothing anyone is watching for a few
-hundred milliseconds. Measured at 100 messages/s: a burst of routing timers (about 11 ms
-each, 40 a second) taking turns one for one with webhooks (about 5 ms each) left the single
-webhook thread unable to keep up, and replies waited 1-2 s. So a webhook goes ahead of
-waiting background work, but only `FOREGROUND_RUN` times in a row: under a flood of
-messages the worker still gets one turn in every `FOREGROUND_RUN + 1`, and a provider's alert
-is never held behind every new message.
+worker's (sends, routing and check-in timers) holds nothing anyone watches to the
+millisecond. Measured at 100 messages/s: routing timers, held back behind paced sends and
+then run eight at a time (11 ms each on an empty database, 17 ms on a 1M-contact one), took
+turns one for one with webhooks (about 5 ms each); the single webhook thread fell behind and
+replies waited 1-2 s. So while webhooks wait, background work gets at most
+`BACKGROUND_SHARE` of the lock's time; when none waits it runs freely. Under a flood of
+messages the worker still gets that share, so a coach's alert is never held behind every
+new message.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from time import monotonic
 
-#: Webhook turns that may pass a waiting background transaction before it goes.
-FOREGROUND_RUN = 4
+#: The part of the lock's time background work gets while webhooks are waiting.
+BACKGROUND_SHARE = 0.25
 
 
 class _Waiter:
@@ -39,18 +41,30 @@ class _Waiter:
 class WriterLock:
     """A re-entrant lock with two queues, each served in arrival order.
 
-    The holder hands the lock straight to the next waiter and wakes that thread alone: with
-    one shared condition, every release woke all eight outbox threads to find it was not
-    their turn, and under load that churn cost more CPU per message than it saved.
+    The holder hands the lock straight to the next waiter and wakes that thread alone, so
+    nobody barges in between, and eight queued outbox threads are not all woken at every
+    release to find it is not their turn.
+
+    Background time is paid back: while webhooks wait, each background hold adds its length
+    times `(1 - share) / share` to what they are owed, each webhook hold while background work
+    waits takes its own length off, and waiting background work goes next only once nothing
+    is owed. Whenever one kind runs with the other not waiting, nothing is owed.
     """
 
-    def __init__(self, foreground_run: int = FOREGROUND_RUN) -> None:
+    def __init__(
+        self, background_share: float = BACKGROUND_SHARE, clock: Callable[[], float] = monotonic
+    ) -> None:
+        if not 0 < background_share <= 1:
+            raise ValueError("background_share must be in (0, 1]")
         self._mutex = threading.Lock()
-        self._foreground_run = foreground_run
+        self._payback = (1 - background_share) / background_share
+        self._clock = clock
         self._owner: int | None = None
+        self._owner_is_background = False
+        self._since = 0.0
         self._depth = 0
         self._waiting: dict[bool, deque[_Waiter]] = {False: deque(), True: deque()}
-        self._passed = 0  # foreground turns granted while background work was waiting
+        self._owed = 0.0  # webhook lock time still due for background time already used
 
     @contextmanager
     def held(self, *, background: bool = False) -> Iterator[None]:
@@ -88,6 +102,7 @@ class WriterLock:
             if self._depth > 0:
                 return
             self._owner = None
+            self._settle(self._clock() - self._since)
             background = self._next_is_background()
             if background is None:
                 return
@@ -101,18 +116,25 @@ class WriterLock:
             return len(self._waiting[False]) + len(self._waiting[True])
 
     def _grant(self, ident: int, background: bool) -> None:
-        if background:
-            self._passed = 0
-        elif self._waiting[True]:
-            self._passed += 1
         self._owner = ident
+        self._owner_is_background = background
+        self._since = self._clock()
         self._depth = 1
 
+    def _settle(self, held: float) -> None:
+        """Count a hold against the other kind only while that kind was kept waiting."""
+        if not self._waiting[not self._owner_is_background]:
+            self._owed = 0.0
+        elif self._owner_is_background:
+            self._owed += held * self._payback
+        else:
+            self._owed = max(0.0, self._owed - held)
+
     def _next_is_background(self) -> bool | None:
-        """Which queue is served next: webhooks, unless background work has waited out its
-        share of turns (or no webhook is waiting); None when nobody waits."""
+        """Which queue is served next: webhooks, unless background work is owed nothing more
+        (or no webhook is waiting); None when nobody waits."""
         foreground, background = self._waiting[False], self._waiting[True]
-        if background and (not foreground or self._passed >= self._foreground_run):
+        if background and (not foreground or self._owed <= 0):
             return True
         if foreground:
             return False

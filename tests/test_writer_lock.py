@@ -1,5 +1,5 @@
-"""The SQLite writer lock: webhooks in arrival order and ahead of waiting outbox work, the
-outbox never starved, the holder may re-enter."""
+"""The SQLite writer lock: each kind in arrival order, the outbox's time paid back to waiting
+webhooks three to one, nobody starved, the holder may re-enter."""
 
 from __future__ import annotations
 
@@ -14,20 +14,35 @@ from sqlalchemy import text
 
 from bot.crypto import Vault, generate_encryption_key, generate_index_key
 from bot.db import make_engine, session_factory, transaction
-from bot.writer_lock import FOREGROUND_RUN, WriterLock
+from bot.writer_lock import BACKGROUND_SHARE, WriterLock
+
+
+class Clock:
+    """Time that moves only when a holder says it held the lock so long."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 class Queue:
-    """Threads that line up for the lock one by one, in a known order, and log their turn."""
+    """Threads that line up for the lock one by one, in a known order, and log their turn.
 
-    def __init__(self, lock: WriterLock) -> None:
+    A name is its kind and how long it holds the lock: "b1:20" is background work holding
+    it 20 time units, "w3:10" a webhook holding it 10.
+    """
+
+    def __init__(self, lock: WriterLock, clock: Clock) -> None:
         self.lock = lock
+        self.clock = clock
         self.turns: list[str] = []
         self.threads: list[threading.Thread] = []
 
-    def line_up(self, name: str, *, background: bool = False) -> None:
+    def line_up(self, name: str) -> None:
         before = self.lock.waiting()
-        thread = threading.Thread(target=self._take, args=(name, background))
+        thread = threading.Thread(target=self.take, args=(name,))
         thread.start()
         self.threads.append(thread)
         deadline = time.monotonic() + 5
@@ -35,9 +50,11 @@ class Queue:
             assert time.monotonic() < deadline, f"{name} never queued"
             time.sleep(0.001)
 
-    def _take(self, name: str, background: bool) -> None:
-        with self.lock.held(background=background):
-            self.turns.append(name)
+    def take(self, name: str) -> None:
+        label, _, units = name.partition(":")
+        with self.lock.held(background=label.startswith("b")):
+            self.turns.append(label)
+            self.clock.now += float(units or 0)
 
     def finish(self) -> list[str]:
         for thread in self.threads:
@@ -46,9 +63,10 @@ class Queue:
 
 
 @contextmanager
-def held(lock: WriterLock) -> Iterator[Queue]:
-    """The lock held while the test lines threads up; they go when the block ends."""
-    queue = Queue(lock)
+def held(lock: WriterLock, clock: Clock) -> Iterator[Queue]:
+    """The lock held (by a webhook, for no time) while the test lines threads up; they go
+    when the block ends."""
+    queue = Queue(lock, clock)
     lock.acquire()
     try:
         yield queue
@@ -63,34 +81,43 @@ def held(lock: WriterLock) -> Iterator[Queue]:
         # webhooks alone, or outbox work alone: arrival order
         (["w1", "w2", "w3"], ["w1", "w2", "w3"]),
         (["b1", "b2", "b3"], ["b1", "b2", "b3"]),
-        # a waiting webhook goes ahead of outbox work that came first
-        (["b1", "w1"], ["w1", "b1"]),
-        (["b1", "b2", "w1", "w2"], ["w1", "w2", "b1", "b2"]),
-        # ...but only FOREGROUND_RUN (4) of them: then the outbox gets its turn
+        # outbox work owed nothing goes in turn; then webhooks get three times its time
+        (["b1:10", "w1:10"], ["b1", "w1"]),
         (
-            ["b1", "b2", "w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8", "w9"],
-            ["w1", "w2", "w3", "w4", "b1", "w5", "w6", "w7", "w8", "b2", "w9"],
+            ["b1:10", "b2:10", "w1:10", "w2:10", "w3:10", "w4:10", "w5:10"],
+            ["b1", "w1", "w2", "w3", "b2", "w4", "w5"],
+        ),
+        # a long background hold is paid back longer than a short one
+        (
+            ["b1:20", "b2:5", *(f"w{n}:10" for n in range(1, 9))],
+            ["b1", "w1", "w2", "w3", "w4", "w5", "w6", "b2", "w7", "w8"],
         ),
     ],
 )
 def test_who_goes_next(arrivals: list[str], served: list[str]) -> None:
-    assert FOREGROUND_RUN == 4
-    lock = WriterLock()
-    with held(lock) as queue:
+    assert BACKGROUND_SHARE == 0.25
+    clock = Clock()
+    lock = WriterLock(clock=clock)
+    with held(lock, clock) as queue:
         for name in arrivals:
-            queue.line_up(name, background=name.startswith("b"))
+            queue.line_up(name)
     assert queue.turns == served
 
 
-def test_webhooks_that_passed_no_waiting_work_do_not_count_against_it() -> None:
-    lock = WriterLock(foreground_run=1)
-    for _ in range(3):
-        with lock:  # nobody waiting: nothing passed
-            pass
-    with held(lock) as queue:
-        queue.line_up("b1", background=True)
-        queue.line_up("w1")
-    assert queue.turns == ["w1", "b1"]
+def test_outbox_work_that_kept_nobody_waiting_is_owed_nothing() -> None:
+    clock = Clock()
+    lock = WriterLock(clock=clock)
+    Queue(lock, clock).take("b0:100")  # alone: nobody waited for it
+    with held(lock, clock) as queue:
+        queue.line_up("b1:10")
+        queue.line_up("w1:10")
+    assert queue.turns == ["b1", "w1"]
+
+
+def test_the_share_must_be_a_fraction() -> None:
+    for share in (0, -0.5, 1.5):
+        with pytest.raises(ValueError):
+            WriterLock(background_share=share)
 
 
 def test_the_holder_can_enter_again() -> None:
