@@ -82,6 +82,13 @@ def transaction(factory: sessionmaker[Session], *, background: bool = False) -> 
         yield session
 
 
+def webhooks_pending(engine: Engine) -> AbstractContextManager[object]:
+    """Around a webhook's database work: on SQLite, background work gives it the writer lock's
+    time while it is queued, not only while it waits at the lock (see `bot.writer_lock`)."""
+    lock = getattr(engine, "doorway_writer_lock", None)
+    return lock.webhooks_pending() if lock is not None else nullcontext()
+
+
 def _writer_lock(
     factory: sessionmaker[Session], background: bool
 ) -> AbstractContextManager[object]:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Program, Settings, load_program
 from bot.crypto import Vault
-from bot.db import make_engine, session_factory
+from bot.db import make_engine, session_factory, webhooks_pending
 from bot.dialogue.loader import load_checked
 from bot.dialogue.spec import DialogueSpec
 from bot.i18n import Catalogs
@@ -93,9 +93,10 @@ class Services:
             size = 1 if self.engine.dialect.name == "sqlite" else pool_size
             self._database_threads = ThreadPoolExecutor(size, thread_name_prefix="database")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._database_threads, functools.partial(work, *args, **kwargs)
-        )
+        with webhooks_pending(self.engine):
+            return await loop.run_in_executor(
+                self._database_threads, functools.partial(work, *args, **kwargs)
+            )
 
     def wake_outbox(self) -> None:
         """Tell this process's outbox worker that jobs were committed: it sends now instead

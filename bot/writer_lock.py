@@ -41,14 +41,14 @@ class _Waiter:
 class WriterLock:
     """A re-entrant lock with two queues, each served in arrival order.
 
-    The holder hands the lock straight to the next waiter and wakes that thread alone, so
-    nobody barges in between, and eight queued outbox threads are not all woken at every
-    release to find it is not their turn.
+    Webhooks are "waiting" while any is queued for or running in the database thread
+    (`webhooks_pending`), not only while a thread is blocked here: SQLite's webhooks share one
+    thread, so at every release no other webhook thread is ever at the lock, and counting
+    only those let background work in after every single message.
 
-    Background time is paid back: while webhooks wait, each background hold adds its length
-    times `(1 - share) / share` to what they are owed, each webhook hold while background work
-    waits takes its own length off, and waiting background work goes next only once nothing
-    is owed. Whenever one kind runs with the other not waiting, nothing is owed.
+    After a background hold of `d` while webhooks wait, background work may not start again
+    for `d * (1 - share) / share`; when no webhook waits it runs freely. The holder hands
+    the lock straight to the next waiter and wakes that thread alone.
     """
 
     def __init__(
@@ -64,7 +64,8 @@ class WriterLock:
         self._since = 0.0
         self._depth = 0
         self._waiting: dict[bool, deque[_Waiter]] = {False: deque(), True: deque()}
-        self._owed = 0.0  # webhook lock time still due for background time already used
+        self._webhooks_pending = 0
+        self._background_not_before = 0.0
 
     @contextmanager
     def held(self, *, background: bool = False) -> Iterator[None]:
@@ -81,18 +82,42 @@ class WriterLock:
     def __exit__(self, *_exc: object) -> None:
         self.release()
 
+    @contextmanager
+    def webhooks_pending(self) -> Iterator[None]:
+        """Around a webhook's database work, from queued to done."""
+        with self._mutex:
+            self._webhooks_pending += 1
+        try:
+            yield
+        finally:
+            with self._mutex:
+                self._webhooks_pending -= 1
+                waiter = self._hand_over() if self._owner is None else None
+            if waiter is not None:
+                waiter.wake.release()
+
     def acquire(self, *, background: bool = False) -> None:
         me = threading.get_ident()
         with self._mutex:
             if self._owner == me:
                 self._depth += 1
                 return
-            if self._owner is None:  # free, so nobody is waiting either
+            if self._owner is None and self._may_start(background):
                 self._grant(me, background)
                 return
             waiter = _Waiter(me)
             self._waiting[background].append(waiter)
-        waiter.wake.acquire()  # the releaser made this thread the owner before waking it
+        # Woken by the thread that made this one the owner. Background work held back only
+        # by its pause, with the lock idle, looks again when the pause ends.
+        while not waiter.wake.acquire(timeout=self._pause_left() if background else -1):
+            with self._mutex:
+                if self._owner == me:
+                    return  # handed over just as the wait ran out
+                queue = self._waiting[True]
+                if self._owner is None and queue[0] is waiter and self._background_may_go():
+                    queue.popleft()
+                    self._grant(me, True)
+                    return
 
     def release(self) -> None:
         with self._mutex:
@@ -102,18 +127,40 @@ class WriterLock:
             if self._depth > 0:
                 return
             self._owner = None
-            self._settle(self._clock() - self._since)
-            background = self._next_is_background()
-            if background is None:
-                return
-            waiter = self._waiting[background].popleft()
-            self._grant(waiter.ident, background)
-        waiter.wake.release()
+            if self._owner_is_background and self._webhooks_wait():
+                held = self._clock() - self._since
+                self._background_not_before = self._clock() + held * self._payback
+            waiter = self._hand_over()
+        if waiter is not None:
+            waiter.wake.release()
 
     def waiting(self) -> int:
         """Threads queued right now, both kinds."""
         with self._mutex:
             return len(self._waiting[False]) + len(self._waiting[True])
+
+    def _webhooks_wait(self) -> bool:
+        return bool(self._waiting[False]) or self._webhooks_pending > 0
+
+    def _background_may_go(self) -> bool:
+        return not self._webhooks_wait() or self._clock() >= self._background_not_before
+
+    def _may_start(self, background: bool) -> bool:
+        """Whether a newcomer may take the free lock rather than queue."""
+        if background:
+            return not self._waiting[True] and self._background_may_go()
+        return not (self._waiting[True] and self._background_may_go())
+
+    def _hand_over(self) -> _Waiter | None:
+        """Make the next waiter the owner (the caller wakes it): background work whose pause
+        is over, else the oldest webhook; None leaves the lock free."""
+        for background in (True, False):
+            queue = self._waiting[background]
+            if queue and (not background or self._background_may_go()):
+                waiter = queue.popleft()
+                self._grant(waiter.ident, background)
+                return waiter
+        return None
 
     def _grant(self, ident: int, background: bool) -> None:
         self._owner = ident
@@ -121,21 +168,7 @@ class WriterLock:
         self._since = self._clock()
         self._depth = 1
 
-    def _settle(self, held: float) -> None:
-        """Count a hold against the other kind only while that kind was kept waiting."""
-        if not self._waiting[not self._owner_is_background]:
-            self._owed = 0.0
-        elif self._owner_is_background:
-            self._owed += held * self._payback
-        else:
-            self._owed = max(0.0, self._owed - held)
-
-    def _next_is_background(self) -> bool | None:
-        """Which queue is served next: webhooks, unless background work is owed nothing more
-        (or no webhook is waiting); None when nobody waits."""
-        foreground, background = self._waiting[False], self._waiting[True]
-        if background and (not foreground or self._owed <= 0):
-            return True
-        if foreground:
-            return False
-        return None
+    def _pause_left(self) -> float:
+        """How long a background waiter sleeps before it looks again: until its pause ends,
+        and never long, so a pause that ended while it slept costs it little."""
+        return min(max(self._background_not_before - self._clock(), 0.0) + 0.001, 0.1)

@@ -81,13 +81,13 @@ def held(lock: WriterLock, clock: Clock) -> Iterator[Queue]:
         # webhooks alone, or outbox work alone: arrival order
         (["w1", "w2", "w3"], ["w1", "w2", "w3"]),
         (["b1", "b2", "b3"], ["b1", "b2", "b3"]),
-        # outbox work owed nothing goes in turn; then webhooks get three times its time
+        # outbox work not paused goes in turn; then it pauses three times its hold
         (["b1:10", "w1:10"], ["b1", "w1"]),
         (
             ["b1:10", "b2:10", "w1:10", "w2:10", "w3:10", "w4:10", "w5:10"],
             ["b1", "w1", "w2", "w3", "b2", "w4", "w5"],
         ),
-        # a long background hold is paid back longer than a short one
+        # a long background hold pauses it longer than a short one
         (
             ["b1:20", "b2:5", *(f"w{n}:10" for n in range(1, 9))],
             ["b1", "w1", "w2", "w3", "w4", "w5", "w6", "b2", "w7", "w8"],
@@ -104,14 +104,56 @@ def test_who_goes_next(arrivals: list[str], served: list[str]) -> None:
     assert queue.turns == served
 
 
-def test_outbox_work_that_kept_nobody_waiting_is_owed_nothing() -> None:
+def test_outbox_work_that_kept_nobody_waiting_is_not_paused() -> None:
     clock = Clock()
     lock = WriterLock(clock=clock)
-    Queue(lock, clock).take("b0:100")  # alone: nobody waited for it
+    Queue(lock, clock).take("b0:100")  # alone: no webhook waited for it
     with held(lock, clock) as queue:
         queue.line_up("b1:10")
         queue.line_up("w1:10")
     assert queue.turns == ["b1", "w1"]
+
+
+def test_queued_webhooks_pause_outbox_work_even_with_no_thread_at_the_lock() -> None:
+    """SQLite's webhooks share one database thread: between two of its transactions nobody
+    is at the lock, yet more messages are queued for that thread."""
+    lock = WriterLock()
+    started: list[float] = []
+    with lock.webhooks_pending():
+        with lock.held(background=True):
+            time.sleep(0.03)  # a 30 ms routing timer while a message is queued
+        paused_from = time.monotonic()
+        job = _outbox_job(lock, started)
+        time.sleep(0.02)
+        assert not started  # the lock is free, but the outbox pauses for the webhook
+        with lock:  # whose transaction goes at once
+            pass
+        job.join(timeout=5)
+    assert started and started[0] - paused_from >= 0.08  # three times 30 ms, less slack
+
+
+def test_outbox_work_goes_on_once_no_webhook_is_queued() -> None:
+    lock = WriterLock()
+    started: list[float] = []
+    with lock.webhooks_pending():
+        with lock.held(background=True):
+            time.sleep(0.2)  # pauses the outbox 0.6 s while messages are queued
+        job = _outbox_job(lock, started)
+        time.sleep(0.02)
+        assert not started
+    done = time.monotonic()
+    job.join(timeout=5)
+    assert started and started[0] - done < 0.05
+
+
+def _outbox_job(lock: WriterLock, started: list[float]) -> threading.Thread:
+    def run() -> None:
+        with lock.held(background=True):
+            started.append(time.monotonic())
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
 
 
 def test_the_share_must_be_a_fraction() -> None:
