@@ -1,5 +1,5 @@
-"""The SQLite writer lock: each kind in arrival order, the outbox's time paid back to waiting
-webhooks three to one, nobody starved, the holder may re-enter."""
+"""The SQLite writer lock: each kind in arrival order, the outbox paused after each hold while
+webhooks wait, nobody starved, the holder may re-enter."""
 
 from __future__ import annotations
 
@@ -95,9 +95,8 @@ def held(lock: WriterLock, clock: Clock) -> Iterator[Queue]:
     ],
 )
 def test_who_goes_next(arrivals: list[str], served: list[str]) -> None:
-    assert BACKGROUND_SHARE == 0.25
     clock = Clock()
-    lock = WriterLock(clock=clock)
+    lock = WriterLock(background_share=0.25, clock=clock)
     with held(lock, clock) as queue:
         for name in arrivals:
             queue.line_up(name)
@@ -117,7 +116,7 @@ def test_outbox_work_that_kept_nobody_waiting_is_not_paused() -> None:
 def test_queued_webhooks_pause_outbox_work_even_with_no_thread_at_the_lock() -> None:
     """SQLite's webhooks share one database thread: between two of its transactions nobody
     is at the lock, yet more messages are queued for that thread."""
-    lock = WriterLock()
+    lock = WriterLock(background_share=0.25)
     started: list[float] = []
     with lock.webhooks_pending():
         with lock.held(background=True):
@@ -133,7 +132,7 @@ def test_queued_webhooks_pause_outbox_work_even_with_no_thread_at_the_lock() -> 
 
 
 def test_outbox_work_goes_on_once_no_webhook_is_queued() -> None:
-    lock = WriterLock()
+    lock = WriterLock(background_share=0.25)
     started: list[float] = []
     with lock.webhooks_pending():
         with lock.held(background=True):
@@ -154,6 +153,16 @@ def _outbox_job(lock: WriterLock, started: list[float]) -> threading.Thread:
     thread = threading.Thread(target=run)
     thread.start()
     return thread
+
+
+def test_by_default_background_work_pauses_as_long_as_it_held_the_lock() -> None:
+    assert BACKGROUND_SHARE == 0.5
+    clock = Clock()
+    lock = WriterLock(clock=clock)
+    with held(lock, clock) as queue:
+        for name in ["b1:10", "b2:10", "w1:5", "w2:5", "w3:5"]:
+            queue.line_up(name)
+    assert queue.turns == ["b1", "w1", "w2", "b2", "w3"]
 
 
 def test_the_share_must_be_a_fraction() -> None:
