@@ -71,8 +71,8 @@ def transaction(factory: sessionmaker[Session], *, background: bool = False) -> 
     On SQLite every transaction writes under BEGIN IMMEDIATE, so taking the process's writer
     lock first serialises exactly what SQLite would, without its sleep-and-retry waits.
 
-    `background` work (the outbox worker's jobs and timers) lets a few waiting webhooks go
-    first: see `bot.writer_lock`.
+    `background` work (the outbox worker's jobs and timers) gets at most half of that lock's
+    time while webhooks are waiting: see `bot.writer_lock`.
     """
     with (
         _writer_lock(factory, background),

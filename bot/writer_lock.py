@@ -128,8 +128,8 @@ class WriterLock:
                 return
             self._owner = None
             if self._owner_is_background and self._webhooks_wait():
-                held = self._clock() - self._since
-                self._background_not_before = self._clock() + held * self._payback
+                now = self._clock()
+                self._background_not_before = now + (now - self._since) * self._payback
             waiter = self._hand_over()
         if waiter is not None:
             waiter.wake.release()
