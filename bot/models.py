@@ -298,7 +298,11 @@ class OutboxJob(Base):
     """A durable job: send a message or fire a timer, at `due_at`, once."""
 
     __tablename__ = "outbox_jobs"
-    __table_args__ = (Index("ix_outbox_status_due", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_outbox_status_due", "status", "due_at"),
+        # The worker claims timers and sends separately (bot.outbox.claim).
+        Index("ix_outbox_kind_status_due", "kind", "status", "due_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))  # send|timer

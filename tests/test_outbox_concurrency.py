@@ -166,10 +166,11 @@ async def test_concurrent_jobs_each_wait_for_their_own_slot(
         waits.append(seconds)  # the clock stands still: only a reservation spaces the jobs
         await asyncio.sleep(0)
 
-    outbox = Worker(services, load_outbox_settings(rate_per_second=1), sleep=note_sleep)
+    # Two a second: a round takes the four texts (what the pace sends in about two seconds).
+    outbox = Worker(services, load_outbox_settings(rate_per_second=2), sleep=note_sleep)
     assert outbox.concurrency > 1
     assert await outbox.run_once() == 4
-    assert sorted(waits) == [1.0, 2.0, 3.0]
+    assert sorted(waits) == [0.5, 1.0, 1.5]
 
 
 # --- a stop and an error end the round cleanly -------------------------------------------------
@@ -193,7 +194,26 @@ async def test_a_stop_lets_jobs_in_flight_finish_and_hands_the_rest_back(
     assert outbox.released == 4
 
 
-async def test_a_failing_job_lets_the_others_in_flight_finish_and_hands_the_rest_back(
+async def test_a_job_that_raises_backs_off_alone_and_the_others_are_sent(
+    services: Services, fake: FakeTwilio
+) -> None:
+    ids = queue_texts(services, PEOPLE[:6])
+    fake.on_request = InFlight(SEND_SECONDS)
+    outbox = worker(services, concurrency=2)
+    process = outbox.process
+
+    def fail_the_first(claim: Claim, loop: asyncio.AbstractEventLoop) -> Outcome:
+        if claim.job_id == ids[0]:
+            raise RuntimeError("a fault of this one job")
+        return process(claim, loop)
+
+    outbox.process = fail_the_first  # type: ignore[method-assign]
+    assert await outbox.run_once() == 6
+    assert statuses(services, ids) == [("pending", 1)] + [("done", 1)] * 5
+    assert sorted(r.body for r in fake.delivered) == [f"text {i}" for i in range(1, 6)]
+
+
+async def test_when_even_the_backoff_cannot_be_written_the_round_fails(
     services: Services, fake: FakeTwilio
 ) -> None:
     ids = queue_texts(services, PEOPLE[:6])
@@ -206,7 +226,11 @@ async def test_a_failing_job_lets_the_others_in_flight_finish_and_hands_the_rest
             raise RuntimeError("the database went away")
         return process(claim, loop)
 
+    def cannot_write(claim: Claim, exc: Exception) -> Outcome:
+        raise RuntimeError("the database is still away")
+
     outbox.process = fail_the_first  # type: ignore[method-assign]
+    outbox._crashed = cannot_write  # type: ignore[method-assign]
     with pytest.raises(RuntimeError):
         await outbox.run_once()
     # The failed job waits out its lease, as before; the one beside it was sent.

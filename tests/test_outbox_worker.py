@@ -8,19 +8,22 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from bot.conversations import receive
+from bot.crypto import Vault, generate_encryption_key, generate_index_key
 from bot.db import transaction
 from bot.models import ChannelIdentity, Event, Message, OutboxJob
-from bot.outbox import Worker, load_outbox_settings, outbox_status, run_once
+from bot.outbox import Worker, load_outbox_settings, outbox_status, register_timer, run_once
 from bot.outbox.claim import claim_jobs
 from bot.outbox.settings import OutboxSettings
+from bot.outbox.worker import ROUND_SECONDS
 from bot.services import Services
 from connectors.base import InboundMessage
 from tests.conftest import FakeClock
 from tests.fakes.twilio_api import Failure, FakeTwilio, running_fake
 from tests.fakes.twilio_app import PERSON, attach, queue_scheduled
+from tests.outbox_support import queue_texts, statuses
 
 PUBLIC_URL = "http://127.0.0.1:9"  # status callbacks are not fired in these tests
 
@@ -177,7 +180,8 @@ async def test_rate_limit_spaces_sends_per_sender(
         clock.advance(seconds=seconds)
 
     worker = Worker(services, load_outbox_settings(rate_per_second=1), sleep=fake_sleep)
-    assert await worker.run_once() == 3
+    assert await worker.run_once() == 2  # a round takes what the pace sends in ~2 s
+    assert await worker.run_once() == 1
     assert slept == [1.0, 1.0]
     with services.sessions() as session:
         times = sorted(
@@ -272,3 +276,88 @@ def test_outbox_status_counts(services: Services, clock: FakeClock) -> None:
     status = outbox_status(services)
     assert (status.queued, status.due, status.running, status.failed) == (1, 1, 0, 1)
     assert status.lag_seconds == 30.0
+
+
+# --- one job's fault, and timers beside paced sends -------------------------------------------
+
+fired_timers: list[int] = []
+
+
+def _note(services: Services, session: object, job: OutboxJob, now: dt.datetime) -> None:
+    fired_timers.append(job.id)
+
+
+register_timer("test.note", _note)
+
+
+def _queue_timer(services: Services) -> int:
+    now = services.clock()
+    with transaction(services.sessions) as session:
+        job = OutboxJob(
+            kind="timer",
+            idempotency_key=f"test:note:{now.isoformat()}",
+            due_at=now,
+            payload={"timer": "test.note"},
+            created_at=now,
+        )
+        session.add(job)
+        session.flush()
+        return job.id
+
+
+def _unreadable_address(services: Services, job_id: int) -> None:
+    """The address of a job's recipient, encrypted under a key this program does not hold."""
+    stranger = Vault.from_keys(generate_encryption_key(), generate_index_key())
+    with transaction(services.sessions) as session:
+        identity_id = session.get(OutboxJob, job_id).identity_id  # type: ignore[union-attr]
+        token = stranger.encrypt("+12125550199")
+    with services.engine.begin() as connection:  # as stored: not through the column's type
+        connection.execute(
+            text("UPDATE channel_identities SET address = :token WHERE id = :id"),
+            {"token": token, "id": identity_id},
+        )
+
+
+async def test_a_row_the_keys_cannot_read_backs_off_alone_then_fails(
+    services: Services, fake: FakeTwilio, clock: FakeClock
+) -> None:
+    people = [f"+12125550{n:03d}" for n in range(120, 124)]  # 555-01xx: fictional
+    ids = queue_texts(services, people)
+    _unreadable_address(services, ids[1])
+    config = settings(max_attempts=2)
+    assert await run_once(services, settings=config) == 4  # the round goes on
+    assert statuses(services, ids) == [("done", 1), ("pending", 1), ("done", 1), ("done", 1)]
+    assert sorted(r.to for r in fake.delivered) == sorted(people[:1] + people[2:])
+    [stuck] = [job for job in jobs(services) if job.id == ids[1]]
+    assert stuck.last_error == "error:KeysError"
+    assert stuck.due_at > clock.now  # backed off, not retried at once
+    clock.advance(seconds=config.backoff_cap_seconds)
+    assert await run_once(services, settings=config) == 1
+    assert statuses(services, [ids[1]]) == [("failed", 2)]
+    with services.sessions() as session:
+        message = session.get(Message, stuck.message_id)
+        assert message is not None and message.status == "failed"
+    assert "message_failed" in event_kinds(services)
+    assert len(fake.delivered) == 3
+
+
+async def test_a_due_timer_does_not_wait_behind_paced_sends(
+    services: Services, fake: FakeTwilio, clock: FakeClock
+) -> None:
+    queue_texts(services, [f"+12125550{n:03d}" for n in range(130, 140)])  # ten texts first
+    clock.advance(seconds=1)
+    timer = _queue_timer(services)
+    slept: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock.advance(seconds=seconds)
+
+    fired_timers.clear()
+    worker = Worker(services, load_outbox_settings(rate_per_second=1), sleep=fake_sleep)
+    assert await worker.run_once() == 1 + int(ROUND_SECONDS)
+    assert fired_timers == [timer]  # in the first round, not after ten seconds of sends
+    assert sum(slept) <= ROUND_SECONDS
+    while await worker.run_once():
+        pass
+    assert len(fake.delivered) == 10  # every text still goes, at the pace

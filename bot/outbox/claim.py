@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import CursorResult, and_, or_, select, update
+from sqlalchemy.orm import Session
 
 from bot.db import transaction
 from bot.models import Message, OutboxJob
@@ -32,25 +33,24 @@ class Claim:
         return None if self.kind == "timer" else self.identity_id
 
 
-def claim_jobs(services: Services, *, limit: int, lease_seconds: float) -> list[Claim]:
+def claim_jobs(
+    services: Services, *, limit: int, lease_seconds: float, send_limit: int | None = None
+) -> list[Claim]:
     """Take up to `limit` due jobs: pending ones whose time has come, and running ones whose
-    worker's lease ran out (it died mid-job). Each claim counts as an attempt."""
+    worker's lease ran out (it died mid-job). Each claim counts as an attempt.
+
+    Sends are taken at most `send_limit` at a time (what the sender's pace lets a round send
+    soon) and timers beside them, oldest first: a round lasts until its last send, and a
+    timer (a handoff's routing) must not wait behind a queue of paced texts.
+    """
     now = services.clock()
     lease = now + dt.timedelta(seconds=lease_seconds)
+    sends = limit if send_limit is None else min(limit, send_limit)
     with transaction(services.sessions, background=True) as session:
-        due = or_(
-            and_(OutboxJob.status == "pending", OutboxJob.due_at <= now),
-            and_(OutboxJob.status == "running", OutboxJob.claimed_until < now),
+        due = _due(session, now, timers=True, limit=limit) + _due(
+            session, now, timers=False, limit=sends
         )
-        ids = list(
-            session.scalars(
-                select(OutboxJob.id)
-                .where(due)
-                .order_by(OutboxJob.due_at, OutboxJob.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-        )
+        ids = [job_id for _, job_id in sorted(due)[:limit]]
         if not ids:
             return []
         session.execute(
@@ -74,6 +74,27 @@ def claim_jobs(services: Services, *, limit: int, lease_seconds: float) -> list[
             for job_id, channel, identity_id, kind in rows
         }
     return [held[job_id] for job_id in ids]
+
+
+def _due(
+    session: Session, now: dt.datetime, *, timers: bool, limit: int
+) -> list[tuple[dt.datetime, int]]:
+    """(due time, id) of the oldest due timers, or of the oldest due sends, locked for us."""
+    if limit <= 0:
+        return []
+    due = or_(
+        and_(OutboxJob.status == "pending", OutboxJob.due_at <= now),
+        and_(OutboxJob.status == "running", OutboxJob.claimed_until < now),
+    )
+    kind = OutboxJob.kind == "timer" if timers else OutboxJob.kind != "timer"
+    rows = session.execute(
+        select(OutboxJob.due_at, OutboxJob.id)
+        .where(kind, due)
+        .order_by(OutboxJob.due_at, OutboxJob.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [(due_at, job_id) for due_at, job_id in rows]
 
 
 def release(services: Services, claims: Sequence[Claim]) -> int:

@@ -14,6 +14,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot import metrics
@@ -40,6 +41,10 @@ _SENT_OR_TRIED: frozenset[Outcome] = frozenset({"sent", "retry", "failed"})
 Sleep = Callable[[float], Awaitable[None]]
 #: A job whose address is busy with another send looks again this soon.
 BUSY_RECHECK = dt.timedelta(seconds=1)
+#: About how long one round's paced sends may take. A round ends with its last job, and what
+#: falls due meanwhile (a handoff's routing timer) waits for the next: at one text a second,
+#: a round of ten sends held a new handoff back for ten seconds.
+ROUND_SECONDS = 2.0
 
 #: A timer job's handler runs inside the job's transaction; another module registers it.
 TimerHandler = Callable[[Services, Session, OutboxJob, dt.datetime], None]
@@ -96,11 +101,17 @@ class Worker:
         self.stopping = True
 
     def batch_size(self, limit: int | None) -> int:
-        size = limit or self.settings.batch_size
+        """Jobs claimed in one round, timers and sends."""
+        return limit or self.settings.batch_size
+
+    def send_batch_size(self, limit: int | None) -> int:
+        """Sends claimed in one round: what the sender's pace sends in about ROUND_SECONDS,
+        and never more than can be sent well inside the lease."""
+        size = self.batch_size(limit)
         rate = self.settings.rate_per_second
         if rate > 0:
-            # Never claim more than can be sent well inside the lease.
-            size = min(size, max(1, int(rate * self.settings.lease_seconds / 2)))
+            seconds = min(ROUND_SECONDS, self.settings.lease_seconds / 2)
+            size = min(size, max(1, int(rate * seconds)))
         return size
 
     async def run_once(self, *, limit: int | None = None) -> int:
@@ -117,6 +128,7 @@ class Worker:
             self.services,
             limit=self.batch_size(limit),
             lease_seconds=self.settings.lease_seconds,
+            send_limit=self.send_batch_size(limit),
         )
         if not claims:
             return 0
@@ -179,7 +191,15 @@ class Worker:
         loop = asyncio.get_running_loop()
         # Started from here on: a job handed to a thread may send, so it is never released.
         batch.started.add(claim.job_id)
-        outcome = await loop.run_in_executor(threads, self.process, claim, loop)
+        try:
+            outcome = await loop.run_in_executor(threads, self.process, claim, loop)
+        except Exception as exc:
+            # One job's fault (a row the keys cannot read, a broken constraint) must not stop
+            # every other job: it backs off alone. Its lane stops, so none of the person's
+            # later messages overtake it.
+            outcome = await loop.run_in_executor(threads, self._crashed, claim, exc)
+            metrics.outbound(claim.channel, outcome)
+            return False
         metrics.outbound(claim.channel, outcome)
         if outcome not in _SENT_OR_TRIED:
             self._give_back(slot)
@@ -379,6 +399,67 @@ class Worker:
             mark_unreachable(session, identity, unreachable, now)
         log.warning("outbox: job %s failed for good (%s)", job.id, code)
         return "failed"
+
+    def _crashed(self, claim: Claim, exc: Exception) -> Outcome:
+        """Back off a job that raised, and give it up after the attempt limit, as a failed
+        send would be. Written without loading the job's rows (they may be what failed).
+        If even this cannot be written (the database is down), it raises and the round
+        fails."""
+        log.error("outbox: job %s raised %s", claim.job_id, type(exc).__name__)
+        error = f"error:{type(exc).__name__}"
+        with transaction(self.services.sessions, background=True) as session:
+            now = self.services.clock()
+            row = session.execute(
+                select(
+                    OutboxJob.status,
+                    OutboxJob.claimed_until,
+                    OutboxJob.attempts,
+                    OutboxJob.message_id,
+                    Message.conversation_id,
+                    ChannelIdentity.contact_id,
+                )
+                .outerjoin(Message, Message.id == OutboxJob.message_id)
+                .outerjoin(ChannelIdentity, ChannelIdentity.id == OutboxJob.identity_id)
+                .where(OutboxJob.id == claim.job_id)
+            ).one_or_none()
+            if row is None or row.status != "running" or row.claimed_until != claim.lease:
+                return "lost"
+            give_up = row.attempts >= self.settings.max_attempts
+            due = now + backoff(
+                row.attempts,
+                base=self.settings.backoff_base_seconds,
+                cap=self.settings.backoff_cap_seconds,
+                rng=self.rng,
+            )
+            session.execute(
+                update(OutboxJob)
+                .where(OutboxJob.id == claim.job_id)
+                .values(
+                    status="failed" if give_up else "pending",
+                    due_at=now if give_up else due,
+                    claimed_until=None,
+                    last_error=error[:200],
+                    updated_at=now,
+                )
+            )
+            if give_up and row.message_id is not None:
+                session.execute(
+                    update(Message)
+                    .where(Message.id == row.message_id, Message.status == "queued")
+                    .values(status="failed", error_code=error[:16], updated_at=now)
+                )
+                record(
+                    session,
+                    "message_failed",
+                    now,
+                    contact_id=row.contact_id,
+                    conversation_id=row.conversation_id,
+                    channel=claim.channel,
+                    error_code=error,
+                    permanent=False,
+                    attempts=row.attempts,
+                )
+        return "failed" if give_up else "retry"
 
     def _timer(self, session: Session, job: OutboxJob, now: dt.datetime) -> Outcome:
         name = str((job.payload or {}).get("timer", ""))
