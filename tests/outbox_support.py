@@ -42,6 +42,22 @@ def queue_texts(services: Services, addresses: list[str]) -> list[int]:
     return ids
 
 
+def queue_timer(services: Services, name: str) -> int:
+    """A timer job due now for the handler registered as `name`; returns its id."""
+    now = services.clock()
+    with transaction(services.sessions) as session:
+        job = OutboxJob(
+            kind="timer",
+            idempotency_key=f"test:{name}:{now.isoformat()}",
+            due_at=now,
+            payload={"timer": name},
+            created_at=now,
+        )
+        session.add(job)
+        session.flush()
+        return job.id
+
+
 def statuses(services: Services, ids: list[int]) -> list[tuple[str, int]]:
     with services.sessions() as session:
         jobs = {job.id: job for job in session.scalars(select(OutboxJob))}

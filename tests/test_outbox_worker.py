@@ -23,7 +23,7 @@ from connectors.base import InboundMessage
 from tests.conftest import FakeClock
 from tests.fakes.twilio_api import Failure, FakeTwilio, running_fake
 from tests.fakes.twilio_app import PERSON, attach, queue_scheduled
-from tests.outbox_support import queue_texts, statuses
+from tests.outbox_support import queue_texts, queue_timer, statuses
 
 PUBLIC_URL = "http://127.0.0.1:9"  # status callbacks are not fired in these tests
 
@@ -290,21 +290,6 @@ def _note(services: Services, session: object, job: OutboxJob, now: dt.datetime)
 register_timer("test.note", _note)
 
 
-def _queue_timer(services: Services) -> int:
-    now = services.clock()
-    with transaction(services.sessions) as session:
-        job = OutboxJob(
-            kind="timer",
-            idempotency_key=f"test:note:{now.isoformat()}",
-            due_at=now,
-            payload={"timer": "test.note"},
-            created_at=now,
-        )
-        session.add(job)
-        session.flush()
-        return job.id
-
-
 def _unreadable_address(services: Services, job_id: int) -> None:
     """The address of a job's recipient, encrypted under a key this program does not hold."""
     stranger = Vault.from_keys(generate_encryption_key(), generate_index_key())
@@ -346,7 +331,7 @@ async def test_a_due_timer_does_not_wait_behind_paced_sends(
 ) -> None:
     queue_texts(services, [f"+12125550{n:03d}" for n in range(130, 140)])  # ten texts first
     clock.advance(seconds=1)
-    timer = _queue_timer(services)
+    timer = queue_timer(services, "test.note")
     slept: list[float] = []
 
     async def fake_sleep(seconds: float) -> None:

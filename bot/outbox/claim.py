@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import CursorResult, and_, or_, select, update
 from sqlalchemy.orm import Session
@@ -15,6 +15,9 @@ from sqlalchemy.orm import Session
 from bot.db import transaction
 from bot.models import Message, OutboxJob
 from bot.services import Services
+
+#: What a job does: send a stored message, or fire a component's timer.
+JobKind = Literal["send", "timer"]
 
 
 @dataclass(frozen=True)
@@ -34,22 +37,30 @@ class Claim:
 
 
 def claim_jobs(
-    services: Services, *, limit: int, lease_seconds: float, send_limit: int | None = None
+    services: Services,
+    *,
+    limit: int,
+    lease_seconds: float,
+    send_limit: int | None = None,
+    kind: JobKind | None = None,
 ) -> list[Claim]:
     """Take up to `limit` due jobs: pending ones whose time has come, and running ones whose
     worker's lease ran out (it died mid-job). Each claim counts as an attempt.
 
     Sends are taken at most `send_limit` at a time (what the sender's pace lets a round send
     soon) and timers beside them, oldest first: a round lasts until its last send, and a
-    timer (a handoff's routing) must not wait behind a queue of paced texts.
+    timer (a handoff's routing) must not wait behind a queue of paced texts. `kind` takes
+    only timers or only sends.
     """
     now = services.clock()
     lease = now + dt.timedelta(seconds=lease_seconds)
     sends = limit if send_limit is None else min(limit, send_limit)
     with transaction(services.sessions, background=True) as session:
-        due = _due(session, now, timers=True, limit=limit) + _due(
-            session, now, timers=False, limit=sends
-        )
+        due = []
+        if kind in (None, "timer"):
+            due += _due(session, now, timers=True, limit=limit)
+        if kind in (None, "send"):
+            due += _due(session, now, timers=False, limit=sends)
         ids = [job_id for _, job_id in sorted(due)[:limit]]
         if not ids:
             return []

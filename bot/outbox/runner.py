@@ -6,15 +6,22 @@ import asyncio
 import contextlib
 import logging
 
+from bot.outbox.claim import JobKind
 from bot.outbox.settings import OutboxSettings, load_outbox_settings
 from bot.outbox.worker import Worker
 from bot.services import Services
 
 log = logging.getLogger(__name__)
 
+JOB_KINDS: tuple[JobKind, ...] = ("timer", "send")
+
 
 class BackgroundWorker:
-    """Rounds of the worker, woken at once when something is queued, else every poll."""
+    """Rounds of the worker, woken at once when something is queued, else every poll.
+
+    Timers and sends have rounds of their own, side by side: a round of sends lasts as long
+    as the sender's pace makes it, and a handoff's routing must not wait for it.
+    """
 
     def __init__(self, services: Services, settings: OutboxSettings | None = None) -> None:
         self.services = services
@@ -22,12 +29,16 @@ class BackgroundWorker:
         self.worker = Worker(services, self.settings)
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._wake = asyncio.Event()
+        self._wakes = {kind: asyncio.Event() for kind in JOB_KINDS}
 
     def wake(self) -> None:
         """Safe from any thread: receive() calls it after committing queued jobs."""
         if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._wake.set)
+            self._loop.call_soon_threadsafe(self._wake_all)
+
+    def _wake_all(self) -> None:
+        for wake in self._wakes.values():
+            wake.set()
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -38,7 +49,7 @@ class BackgroundWorker:
     def request_stop(self) -> None:
         """Stop after the job in hand; called on the loop (a signal handler, `stop`)."""
         self.worker.request_stop()
-        self._wake.set()
+        self._wake_all()
 
     async def stop(self) -> None:
         """Stop with the app: finish the send in hand and hand the rest of the batch back,
@@ -56,11 +67,17 @@ class BackgroundWorker:
             self._task = None
 
     async def run(self) -> None:
-        """Rounds until stopped; one failed round is logged (by type only) and the next tries."""
+        """Rounds of timers and rounds of sends until stopped."""
         self._loop = asyncio.get_running_loop()
+        await asyncio.gather(*(self._rounds(kind) for kind in JOB_KINDS))
+        log.info("outbox: worker stopped; %d claimed jobs handed back", self.worker.released)
+
+    async def _rounds(self, kind: JobKind) -> None:
+        """One kind's rounds; one failed round is logged (by type only) and the next tries."""
+        wake = self._wakes[kind]
         while not self.worker.stopping:
             try:
-                handled = await self.worker.run_once()
+                handled = await self.worker.run_once(kind=kind)
             except Exception as exc:
                 # Database errors can quote parameters: log the type, never the text.
                 log.error("outbox: round failed: %s", type(exc).__name__)
@@ -68,6 +85,5 @@ class BackgroundWorker:
             if handled or self.worker.stopping:
                 continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.poll_seconds)
-            self._wake.clear()
-        log.info("outbox: worker stopped; %d claimed jobs handed back", self.worker.released)
+                await asyncio.wait_for(wake.wait(), timeout=self.settings.poll_seconds)
+            wake.clear()

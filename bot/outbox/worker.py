@@ -23,7 +23,7 @@ from bot.db import transaction
 from bot.events import record
 from bot.messaging import outbound_from_stored
 from bot.models import ChannelIdentity, Message, OutboxJob
-from bot.outbox.claim import Claim, claim_jobs, release
+from bot.outbox.claim import Claim, JobKind, claim_jobs, release
 from bot.outbox.delivery import mark_unreachable
 from bot.outbox.policy import SenderPace, Slot, backoff, next_allowed, recipient_zones
 from bot.outbox.rows import load_job
@@ -114,8 +114,8 @@ class Worker:
             size = min(size, max(1, int(rate * seconds)))
         return size
 
-    async def run_once(self, *, limit: int | None = None) -> int:
-        """Handle one batch of due jobs; returns how many were started.
+    async def run_once(self, *, limit: int | None = None, kind: JobKind | None = None) -> int:
+        """Handle one batch of due jobs (of one `kind`, or both); returns how many were started.
 
         A round that ends early (a stop, a cancellation, an error) lets the jobs in flight
         finish and hands back the ones it never started rather than leaving them held until
@@ -129,6 +129,7 @@ class Worker:
             limit=self.batch_size(limit),
             lease_seconds=self.settings.lease_seconds,
             send_limit=self.send_batch_size(limit),
+            kind=kind,
         )
         if not claims:
             return 0
