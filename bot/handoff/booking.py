@@ -20,7 +20,7 @@ from bot.handoff.notify import (
     responder_translator,
     tell_responder,
 )
-from bot.handoff.roster import rotas, views
+from bot.handoff.roster import Team, team
 from bot.handoff.routing import speaks
 from bot.handoff.schedule import next_slots
 from bot.i18n import fill
@@ -58,28 +58,33 @@ def offer_booking(
     *,
     lead: str,
     none_free: str = texts.NO_TIMES,
+    known_team: Team | None = None,
 ) -> bool:
     """Send the person the next free times (in their language and time zone), or `none_free`
-    when there are none (then returns False)."""
+    when there are none (then returns False). `known_team`: the routing that called this
+    has just read it."""
     conversation = person_conversation(session, handoff)
     identity = person_identity(session, handoff)
     if conversation is None or identity is None or identity.opted_out:
         return False
-    team = {v.id: v for v in views(session)}
+    read = known_team or team(session)
+    by_id = {v.id: v for v in read.views}
     eligible = [
         r
-        for r in rotas(session)
-        if (v := team.get(r.responder_id)) is not None
+        for r in read.rotas
+        if (v := by_id.get(r.responder_id)) is not None
         and v.active
         and v.role != "supervisor"
         and speaks(v, handoff.language)
     ]
     busy = [
-        (int(h.responder_id or 0), h.scheduled_for)
-        for h in session.scalars(
-            select(Handoff).where(Handoff.scheduled_for.is_not(None), Handoff.status == "accepted")
+        (int(responder_id or 0), scheduled_for)
+        for responder_id, scheduled_for in session.execute(
+            select(Handoff.responder_id, Handoff.scheduled_for).where(
+                Handoff.scheduled_for.is_not(None), Handoff.status == "accepted"
+            )
         )
-        if h.scheduled_for is not None
+        if scheduled_for is not None
     ]
     found = next_slots(eligible, now + EARLIEST, services.program.tz, busy=busy)
     translator = services.catalogs.translator(handoff.language)

@@ -19,7 +19,7 @@ from bot.handoff.notify import (
     tell_person,
     tell_responder,
 )
-from bot.handoff.roster import rotas, views
+from bot.handoff.roster import Team, team
 from bot.handoff.routing import RouteRequest, candidates, supervisors, wanted_skills
 from bot.handoff.schedule import next_slots, on_call_ids
 from bot.models import Consent, Event, Handoff, HandoffOffer, OutboxJob, Responder
@@ -108,8 +108,9 @@ def route(services: Services, session: Session, handoff: Handoff, now: dt.dateti
         if offer_booking(services, session, handoff, now, lead=texts.BOOK_PICK):
             return 0
     tz = services.program.tz
-    on_call = on_call_ids(rotas(session), now, tz)
-    team = views(session)
+    read = team(session)
+    on_call = on_call_ids(read.rotas, now, tz)
+    views = read.views
     tried = set(
         session.scalars(
             select(HandoffOffer.responder_id).where(HandoffOffer.handoff_id == handoff.id)
@@ -120,12 +121,12 @@ def route(services: Services, session: Session, handoff: Handoff, now: dt.dateti
         wanted_skills=wanted_skills(handoff.help_kind, handoff.info_topic, handoff.urgency),
         exclude=frozenset(tried),
     )
-    ranked = candidates(request, team, on_call)
+    ranked = candidates(request, views, on_call)
     escalation = False
     if handoff.urgency == "crisis":
-        chosen = ranked + [s for s in supervisors(team, on_call) if s.id not in tried]
+        chosen = ranked + [s for s in supervisors(views, on_call) if s.id not in tried]
     elif not ranked:
-        chosen = [s for s in supervisors(team, on_call) if s.id not in tried]
+        chosen = [s for s in supervisors(views, on_call) if s.id not in tried]
         escalation = True
     elif services.program.handoff.offer_mode == "broadcast":
         chosen = ranked[: services.program.handoff.broadcast_size]
@@ -133,7 +134,7 @@ def route(services: Services, session: Session, handoff: Handoff, now: dt.dateti
         chosen = ranked[:1]
 
     if not chosen:
-        _nobody(services, session, handoff, now, anyone_on_call=bool(on_call))
+        _nobody(services, session, handoff, now, read, anyone_on_call=bool(on_call))
         return 0
     handoff.routing_round += 1
     handoff.status = "offered"
@@ -189,6 +190,7 @@ def _nobody(
     session: Session,
     handoff: Handoff,
     now: dt.datetime,
+    read: Team,
     *,
     anyone_on_call: bool,
 ) -> None:
@@ -221,9 +223,10 @@ def _nobody(
             now,
             lead=texts.BOOK_NOBODY_NOW,
             none_free=texts.NOBODY_NO_TIMES,
+            known_team=read,
         )
         return
-    slots = next_slots(rotas(session), now, services.program.tz, count=1)
+    slots = next_slots(read.rotas, now, services.program.tz, count=1)
     translator = services.catalogs.translator(handoff.language)
     when = (
         translator.day_and_time(slots[0][0], services.program.tz, now)

@@ -72,6 +72,18 @@ def rotas(session: Session) -> list[Rota]:
     return [Rota(i, tuple(weekly[i]), tuple(overrides[i])) for i in sorted(ids)]
 
 
+@dataclass(frozen=True)
+class Team:
+    """The responders and their on-call rules, read once for one routing decision."""
+
+    views: list[ResponderView]
+    rotas: list[Rota]
+
+
+def team(session: Session) -> Team:
+    return Team(views=views(session), rotas=rotas(session))
+
+
 def open_counts(session: Session) -> dict[int, int]:
     rows = session.execute(
         select(Handoff.responder_id, func.count())

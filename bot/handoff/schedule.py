@@ -99,7 +99,9 @@ def next_slots(
     """The next `count` times (on a `step` grid) when someone is on call and free, each with
     who; at most one slot per hour so the person gets a real choice."""
     taken = set(busy)
-    rotas = list(rotas)
+    ordered = sorted(rotas, key=lambda r: r.responder_id)
+    if not ordered:
+        return []  # nobody has a shift: no need to walk two weeks of the grid
     grid = after.astimezone(dt.UTC)
     minutes = (grid.minute // 30 + 1) * 30
     grid = grid.replace(minute=0, second=0, microsecond=0) + dt.timedelta(minutes=minutes)
@@ -107,7 +109,7 @@ def next_slots(
     found: list[tuple[dt.datetime, int]] = []
     while grid < end and len(found) < count:
         if not found or grid - found[-1][0] >= dt.timedelta(hours=1):
-            for rota in sorted(rotas, key=lambda r: r.responder_id):
+            for rota in ordered:
                 if (rota.responder_id, grid) not in taken and on_call(rota, grid, tz):
                     found.append((grid, rota.responder_id))
                     break

@@ -465,8 +465,6 @@ class Worker:
     def _timer(self, session: Session, job: OutboxJob, now: dt.datetime) -> Outcome:
         name = str((job.payload or {}).get("timer", ""))
         handler = TIMERS.get(name)
-        job.claimed_until = None
-        job.updated_at = now
         if handler is None:
             # This process may not have imported the module that owns the timer: retry, so a
             # worker started without it does not fail every timer for good.
@@ -478,11 +476,16 @@ class Worker:
         except Exception as exc:
             log.warning("outbox: timer job %s raised %s", job.id, type(exc).__name__)
             return self._retry_timer(job, now, f"error:{type(exc).__name__}")
+        # Written after the handler: the savepoint would flush them in an UPDATE of their own.
         job.status = "done"
         job.last_error = None
+        job.claimed_until = None
+        job.updated_at = now
         return "timer"
 
     def _retry_timer(self, job: OutboxJob, now: dt.datetime, error: str) -> Outcome:
+        job.claimed_until = None
+        job.updated_at = now
         job.last_error = error[:200]
         if job.attempts >= self.settings.max_attempts:
             job.status = "failed"
