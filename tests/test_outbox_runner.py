@@ -81,3 +81,18 @@ def test_a_timer_fires_while_paced_sends_wait_for_their_turn(sqlite_services: Se
             assert fired_at, "the timer never fired"
             assert fired_at[0] - queued < 1.0  # not after the paced send
             assert len(fake.delivered) < 3
+
+
+def test_a_backlog_larger_than_a_round_is_worked_through_without_waiting_for_the_poll(
+    sqlite_services: Services,
+) -> None:
+    services = sqlite_services
+    fired_at.clear()
+    for _ in range(25):  # two and a half rounds of timers
+        queue_timer(services, "test.runner.note")
+        services.clock.advance(seconds=0.001)  # type: ignore[attr-defined]
+    worker = BackgroundWorker(services, load_outbox_settings(batch_size=10, poll_seconds=60))
+    with TestClient(create_app(services, [], worker=worker)):
+        worker.wake()
+        _wait_until(lambda: len(fired_at) >= 25)
+    assert len(fired_at) == 25

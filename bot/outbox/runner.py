@@ -82,8 +82,10 @@ class BackgroundWorker:
                 # Database errors can quote parameters: log the type, never the text.
                 log.error("outbox: round failed: %s", type(exc).__name__)
                 handled = 0
-            if handled or self.worker.stopping:
-                continue
+            if handled and kind == "timer":
+                self._wakes["send"].set()  # timers queue texts: a handoff's alerts go now
+            if (handled and self.worker.more_due) or self.worker.stopping:
+                continue  # else all that was due is done: wait for news (it may be here)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=self.settings.poll_seconds)
             wake.clear()

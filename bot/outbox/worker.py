@@ -94,6 +94,8 @@ class Worker:
         self.stopping = False
         #: Claimed jobs handed back unstarted since this worker began (for the stop log line).
         self.released = 0
+        #: The last round took as many jobs as it could: more may be due already.
+        self.more_due = False
 
     def request_stop(self) -> None:
         """Finish the jobs in hand, then hand the rest of the batch back. It only sets a flag,
@@ -123,19 +125,25 @@ class Worker:
         """
         if self.stopping:
             return 0
+        most, most_sends = self.batch_size(limit), self.send_batch_size(limit)
         claims = await asyncio.to_thread(
             claim_jobs,
             self.services,
-            limit=self.batch_size(limit),
+            limit=most,
             lease_seconds=self.settings.lease_seconds,
-            send_limit=self.send_batch_size(limit),
+            send_limit=most_sends,
             kind=kind,
         )
+        sends = sum(claim.kind != "timer" for claim in claims)
+        self.more_due = len(claims) >= most or sends >= most_sends
         if not claims:
             return 0
         batch = _Batch(claims)
+        # Timers are database work only: side by side they would just queue at the database
+        # (on SQLite, its one writer) in front of other work.
+        concurrency = 1 if kind == "timer" else self.concurrency
         try:
-            await self._run_lanes(batch)
+            await self._run_lanes(batch, concurrency)
         finally:
             unstarted = batch.unstarted()
             if unstarted:
@@ -146,17 +154,17 @@ class Worker:
             raise batch.errors[0]
         return len(batch.started)
 
-    async def _run_lanes(self, batch: _Batch) -> None:
+    async def _run_lanes(self, batch: _Batch, concurrency: int) -> None:
         """Run the batch's lanes side by side, at most `concurrency` jobs at once.
 
         The jobs get threads of their own, not the loop's default pool: a connector's send
         runs on the loop and may need that pool (the Twilio SDK does), so jobs waiting for
         their sends must never fill it.
         """
-        lanes = by_recipient(batch.claims) if self.concurrency > 1 else [batch.claims]
-        turns = asyncio.Semaphore(self.concurrency)
+        lanes = by_recipient(batch.claims) if concurrency > 1 else [batch.claims]
+        turns = asyncio.Semaphore(concurrency)
         threads = ThreadPoolExecutor(
-            min(self.concurrency, len(lanes)), thread_name_prefix="doorway-outbox"
+            min(concurrency, len(lanes)), thread_name_prefix="doorway-outbox"
         )
         try:
             # Lanes catch their own errors, so every lane has ended when this returns.
