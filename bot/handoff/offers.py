@@ -32,11 +32,19 @@ OPEN_FOR_OFFERS = ("requested", "offered")
 
 
 def schedule_routing(session: Session, handoff: Handoff, now: dt.datetime) -> None:
-    """Route in the worker, right after this commit: the person's reply never waits for it."""
+    """Route in the worker, right after this commit: the person's reply never waits for it.
+
+    Once per handoff, round and instant: one message can ask twice (a crisis word in the
+    answer that requests the handoff), and a second routing timer would break the unique
+    key and, with it, the whole message.
+    """
+    key = f"handoff:{handoff.id}:route:{handoff.routing_round}:{now.isoformat()}"
+    if session.scalar(select(OutboxJob.id).where(OutboxJob.idempotency_key == key)) is not None:
+        return
     session.add(
         OutboxJob(
             kind="timer",
-            idempotency_key=f"handoff:{handoff.id}:route:{handoff.routing_round}:{now.isoformat()}",
+            idempotency_key=key,
             due_at=now,
             payload={"timer": TIMER_ROUTE, "handoff_id": handoff.id},
             created_at=now,
