@@ -109,9 +109,7 @@ def main() -> None:
                 services,
                 InboundMessage("web", f"bench-{n}", text, f"b{n}-{i}", services.clock()),
                 reply_inline=True,
-            )
-            for wake in services.on_queued:
-                wake()
+            )  # receive() wakes the worker for what it queued, as in a server
 
     async def run() -> float:
         worker = BackgroundWorker(services, load_outbox_settings(rate_per_second=0))

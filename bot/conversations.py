@@ -149,7 +149,7 @@ def receive(
             metrics.inbound(inbound.channel, "duplicate" if result.duplicate else "handled")
             if queued:
                 # A reply for the outbox, a routing timer, an alert: the worker goes now.
-                services.wake_outbox()
+                services.wake_outbox(queued)
             return result
         except IntegrityError:
             # A copy of the same provider message is stored (by an earlier attempt or a

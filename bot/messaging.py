@@ -17,13 +17,14 @@ _INSERT_MESSAGE = insert(Message)
 
 @event.listens_for(Session, "before_flush")
 def _note_queued_jobs(session: Session, _context: object, _instances: object) -> None:
-    if any(isinstance(obj, OutboxJob) for obj in session.new):
-        session.info[_QUEUED] = True
+    kinds = {obj.kind for obj in session.new if isinstance(obj, OutboxJob)}
+    if kinds:
+        session.info[_QUEUED] = session.info.get(_QUEUED, frozenset()) | kinds
 
 
-def jobs_queued(session: Session) -> bool:
-    """Whether this session has written an outbox job (so the worker can be woken)."""
-    return bool(session.info.get(_QUEUED, False))
+def jobs_queued(session: Session) -> frozenset[str]:
+    """The kinds of outbox job this session has written (so the worker can be woken)."""
+    return frozenset(session.info.get(_QUEUED, frozenset()))
 
 
 def message_meta(outbound: OutboundMessage) -> dict[str, Any] | None:

@@ -6,7 +6,7 @@ import asyncio
 import datetime as dt
 import functools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,8 +77,8 @@ class Services:
     )
     #: Channels that can send, by name; filled at start-up from the configured connectors.
     connectors: dict[str, Connector] = field(default_factory=dict)
-    #: Called after a commit that queued outbox jobs, to wake the worker.
-    on_queued: list[Callable[[], None]] = field(default_factory=list)
+    #: Called after a commit that queued outbox jobs, with their kinds, to wake the worker.
+    on_queued: list[Callable[[Collection[str]], None]] = field(default_factory=list)
     _database_threads: ThreadPoolExecutor | None = field(default=None, repr=False)
 
     async def in_database_thread(self, work: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
@@ -98,11 +98,11 @@ class Services:
                 self._database_threads, functools.partial(work, *args, **kwargs)
             )
 
-    def wake_outbox(self) -> None:
-        """Tell this process's outbox worker that jobs were committed: it sends now instead
-        of at its next poll."""
+    def wake_outbox(self, kinds: Collection[str] = ("send", "timer")) -> None:
+        """Tell this process's outbox worker that jobs (of these kinds) were committed: it
+        runs them now instead of at its next poll."""
         for wake in self.on_queued:
-            wake()
+            wake(kinds)
 
     def close(self) -> None:
         if self._database_threads is not None:

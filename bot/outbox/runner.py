@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Collection
 
 from bot.outbox.claim import JobKind
 from bot.outbox.settings import OutboxSettings, load_outbox_settings
@@ -31,14 +32,16 @@ class BackgroundWorker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wakes = {kind: asyncio.Event() for kind in JOB_KINDS}
 
-    def wake(self) -> None:
-        """Safe from any thread: receive() calls it after committing queued jobs."""
+    def wake(self, kinds: Collection[str] = JOB_KINDS) -> None:
+        """Safe from any thread: receive() calls it after committing queued jobs, with their
+        kinds (a handoff request queues only a timer: the send loop need not look)."""
         if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._wake_all)
+            self._loop.call_soon_threadsafe(self._wake_kinds, tuple(kinds))
 
-    def _wake_all(self) -> None:
-        for wake in self._wakes.values():
-            wake.set()
+    def _wake_kinds(self, kinds: Collection[str] = JOB_KINDS) -> None:
+        for kind in kinds:
+            if kind in self._wakes:
+                self._wakes[kind].set()
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -49,7 +52,7 @@ class BackgroundWorker:
     def request_stop(self) -> None:
         """Stop after the job in hand; called on the loop (a signal handler, `stop`)."""
         self.worker.request_stop()
-        self._wake_all()
+        self._wake_kinds()
 
     async def stop(self) -> None:
         """Stop with the app: finish the send in hand and hand the rest of the batch back,
@@ -82,8 +85,9 @@ class BackgroundWorker:
                 # Database errors can quote parameters: log the type, never the text.
                 log.error("outbox: round failed: %s", type(exc).__name__)
                 handled = 0
-            if handled and kind == "timer":
-                self._wakes["send"].set()  # timers queue texts: a handoff's alerts go now
+            if self.worker.queued_sends:
+                self.worker.queued_sends = False
+                self._wakes["send"].set()  # a timer queued texts (a handoff's alerts): now
             if (handled and self.worker.more_due) or self.worker.stopping:
                 continue  # else all that was due is done: wait for news (it may be here)
             with contextlib.suppress(TimeoutError):

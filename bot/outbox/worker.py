@@ -21,7 +21,7 @@ from bot import metrics
 from bot.compliance import send_in_flight
 from bot.db import transaction
 from bot.events import record
-from bot.messaging import outbound_from_stored
+from bot.messaging import jobs_queued, outbound_from_stored
 from bot.models import ChannelIdentity, Message, OutboxJob
 from bot.outbox.claim import Claim, JobKind, claim_jobs, release
 from bot.outbox.delivery import mark_unreachable
@@ -96,6 +96,8 @@ class Worker:
         self.released = 0
         #: The last round took as many jobs as it could: more may be due already.
         self.more_due = False
+        #: A timer queued texts since the runner last looked.
+        self.queued_sends = False
 
     def request_stop(self) -> None:
         """Finish the jobs in hand, then hand the rest of the batch back. It only sets a flag,
@@ -484,6 +486,8 @@ class Worker:
         except Exception as exc:
             log.warning("outbox: timer job %s raised %s", job.id, type(exc).__name__)
             return self._retry_timer(job, now, f"error:{type(exc).__name__}")
+        if "send" in jobs_queued(session):
+            self.queued_sends = True
         # Written after the handler: the savepoint would flush them in an UPDATE of their own.
         job.status = "done"
         job.last_error = None
