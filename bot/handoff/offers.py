@@ -34,9 +34,9 @@ OPEN_FOR_OFFERS = ("requested", "offered")
 def schedule_routing(session: Session, handoff: Handoff, now: dt.datetime) -> None:
     """Route in the worker, right after this commit: the person's reply never waits for it.
 
-    Once per handoff, round and instant: one message can ask twice (a crisis word in the
-    answer that requests the handoff), and a second routing timer would break the unique
-    key and, with it, the whole message.
+    Once per handoff, round and instant: a second request at the same instant (found by a
+    property test on a clock that stands still) would queue a second timer under the same
+    unique key, and its failed INSERT would take the whole message with it.
     """
     key = f"handoff:{handoff.id}:route:{handoff.routing_round}:{now.isoformat()}"
     if session.scalar(select(OutboxJob.id).where(OutboxJob.idempotency_key == key)) is not None:

@@ -383,13 +383,7 @@ class Worker:
         job.last_error = code[:200]
         if not result.permanent and job.attempts < self.settings.max_attempts:
             job.status = "pending"
-            job.due_at = now + backoff(
-                job.attempts,
-                base=self.settings.backoff_base_seconds,
-                cap=self.settings.backoff_cap_seconds,
-                rng=self.rng,
-                at_least=result.retry_after,
-            )
+            job.due_at = self._retry_at(now, job.attempts, at_least=result.retry_after)
             log.info("outbox: job %s failed (%s), will retry", job.id, code)
             return "retry"
         job.status = "failed"
@@ -436,12 +430,7 @@ class Worker:
             if row is None or row.status != "running" or row.claimed_until != claim.lease:
                 return "lost"
             give_up = row.attempts >= self.settings.max_attempts
-            due = now + backoff(
-                row.attempts,
-                base=self.settings.backoff_base_seconds,
-                cap=self.settings.backoff_cap_seconds,
-                rng=self.rng,
-            )
+            due = self._retry_at(now, row.attempts)
             session.execute(
                 update(OutboxJob)
                 .where(OutboxJob.id == claim.job_id)
@@ -503,13 +492,20 @@ class Worker:
             job.status = "failed"
             return "failed"
         job.status = "pending"
-        job.due_at = now + backoff(
-            job.attempts,
+        job.due_at = self._retry_at(now, job.attempts)
+        return "retry"
+
+    def _retry_at(
+        self, now: dt.datetime, attempts: int, *, at_least: float | None = None
+    ) -> dt.datetime:
+        """When a job that failed `attempts` times goes again: the settings' growing back-off."""
+        return now + backoff(
+            attempts,
             base=self.settings.backoff_base_seconds,
             cap=self.settings.backoff_cap_seconds,
             rng=self.rng,
+            at_least=at_least,
         )
-        return "retry"
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""outbox_jobs (kind, status, due_at): the worker claims due timers apart from due sends
+"""outbox_jobs (status, kind, due_at): the worker claims due timers apart from due sends
 
 Revision ID: 0010
 Revises: 0009
@@ -15,8 +15,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_outbox_kind_status_due", "outbox_jobs", ["kind", "status", "due_at"])
+    op.create_index("ix_outbox_status_kind_due", "outbox_jobs", ["status", "kind", "due_at"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_outbox_kind_status_due", table_name="outbox_jobs")
+    op.drop_index("ix_outbox_status_kind_due", table_name="outbox_jobs")
