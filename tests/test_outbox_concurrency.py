@@ -194,9 +194,8 @@ async def test_a_stop_lets_jobs_in_flight_finish_and_hands_the_rest_back(
     assert outbox.released == 4
 
 
-async def test_a_job_that_raises_backs_off_alone_and_the_others_are_sent(
-    services: Services, fake: FakeTwilio
-) -> None:
+def first_job_raises(services: Services, fake: FakeTwilio) -> tuple[list[int], Worker]:
+    """Six texts queued, two jobs at once, and the first job raising when it runs."""
     ids = queue_texts(services, PEOPLE[:6])
     fake.on_request = InFlight(SEND_SECONDS)
     outbox = worker(services, concurrency=2)
@@ -204,10 +203,17 @@ async def test_a_job_that_raises_backs_off_alone_and_the_others_are_sent(
 
     def fail_the_first(claim: Claim, loop: asyncio.AbstractEventLoop) -> Outcome:
         if claim.job_id == ids[0]:
-            raise RuntimeError("a fault of this one job")
+            raise RuntimeError("a fault of this one job, or the database went away")
         return process(claim, loop)
 
     outbox.process = fail_the_first  # type: ignore[method-assign]
+    return ids, outbox
+
+
+async def test_a_job_that_raises_backs_off_alone_and_the_others_are_sent(
+    services: Services, fake: FakeTwilio
+) -> None:
+    ids, outbox = first_job_raises(services, fake)
     assert await outbox.run_once() == 6
     assert statuses(services, ids) == [("pending", 1)] + [("done", 1)] * 5
     assert sorted(r.body for r in fake.delivered) == [f"text {i}" for i in range(1, 6)]
@@ -216,20 +222,11 @@ async def test_a_job_that_raises_backs_off_alone_and_the_others_are_sent(
 async def test_when_even_the_backoff_cannot_be_written_the_round_fails(
     services: Services, fake: FakeTwilio
 ) -> None:
-    ids = queue_texts(services, PEOPLE[:6])
-    fake.on_request = InFlight(SEND_SECONDS)
-    outbox = worker(services, concurrency=2)
-    process = outbox.process
-
-    def fail_the_first(claim: Claim, loop: asyncio.AbstractEventLoop) -> Outcome:
-        if claim.job_id == ids[0]:
-            raise RuntimeError("the database went away")
-        return process(claim, loop)
+    ids, outbox = first_job_raises(services, fake)
 
     def cannot_write(claim: Claim, exc: Exception) -> Outcome:
         raise RuntimeError("the database is still away")
 
-    outbox.process = fail_the_first  # type: ignore[method-assign]
     outbox._crashed = cannot_write  # type: ignore[method-assign]
     with pytest.raises(RuntimeError):
         await outbox.run_once()

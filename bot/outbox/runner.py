@@ -80,15 +80,15 @@ class BackgroundWorker:
         wake = self._wakes[kind]
         while not self.worker.stopping:
             try:
-                handled = await self.worker.run_once(kind=kind)
+                more_due = (await self.worker.run_round(kind=kind)).more_due
             except Exception as exc:
                 # Database errors can quote parameters: log the type, never the text.
                 log.error("outbox: round failed: %s", type(exc).__name__)
-                handled = 0
+                more_due = False
             if self.worker.queued_sends:
                 self.worker.queued_sends = False
                 self._wakes["send"].set()  # a timer queued texts (a handoff's alerts): now
-            if (handled and self.worker.more_due) or self.worker.stopping:
+            if more_due or self.worker.stopping:
                 continue  # else all that was due is done: wait for news (it may be here)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=self.settings.poll_seconds)

@@ -94,8 +94,6 @@ class Worker:
         self.stopping = False
         #: Claimed jobs handed back unstarted since this worker began (for the stop log line).
         self.released = 0
-        #: The last round took as many jobs as it could: more may be due already.
-        self.more_due = False
         #: A timer queued texts since the runner last looked.
         self.queued_sends = False
 
@@ -119,14 +117,19 @@ class Worker:
         return size
 
     async def run_once(self, *, limit: int | None = None, kind: JobKind | None = None) -> int:
-        """Handle one batch of due jobs (of one `kind`, or both); returns how many were started.
+        """Handle one batch of due jobs (of one `kind`, or both); returns how many were started."""
+        return (await self.run_round(limit=limit, kind=kind)).started
 
+    async def run_round(self, *, limit: int | None = None, kind: JobKind | None = None) -> Round:
+        """One batch of due jobs, and whether more may be due already.
+
+        The answer is the round's own: the runner's timer and send loops share this worker.
         A round that ends early (a stop, a cancellation, an error) lets the jobs in flight
         finish and hands back the ones it never started rather than leaving them held until
         the lease runs out; then an error is raised again.
         """
         if self.stopping:
-            return 0
+            return Round(started=0, more_due=False)
         most, most_sends = self.batch_size(limit), self.send_batch_size(limit)
         claims = await asyncio.to_thread(
             claim_jobs,
@@ -137,9 +140,9 @@ class Worker:
             kind=kind,
         )
         sends = sum(claim.kind != "timer" for claim in claims)
-        self.more_due = len(claims) >= most or sends >= most_sends
+        more_due = len(claims) >= most or sends >= most_sends
         if not claims:
-            return 0
+            return Round(started=0, more_due=False)
         batch = _Batch(claims)
         # Timers are database work only: side by side they would just queue at the database
         # (on SQLite, its one writer) in front of other work.
@@ -154,7 +157,7 @@ class Worker:
             for extra in batch.errors[1:]:
                 log.error("outbox: another job failed too: %s", type(extra).__name__)
             raise batch.errors[0]
-        return len(batch.started)
+        return Round(started=len(batch.started), more_due=more_due)
 
     async def _run_lanes(self, batch: _Batch, concurrency: int) -> None:
         """Run the batch's lanes side by side, at most `concurrency` jobs at once.
@@ -506,6 +509,14 @@ class Worker:
             rng=self.rng,
             at_least=at_least,
         )
+
+
+@dataclass(frozen=True)
+class Round:
+    """What one round did: jobs started, and whether its claim was full (more may be due)."""
+
+    started: int
+    more_due: bool
 
 
 @dataclass(frozen=True)
