@@ -301,6 +301,12 @@ def main(argv: list[str] | None = None) -> int:
         default=60.0,
         help="seconds idle after the fill (its writes still being flushed) before the load",
     )
+    parser.add_argument(
+        "--no-outbox",
+        action="store_true",
+        help="no outbox worker on either side: what the database's size adds to the inbound "
+        "path alone, without the bursts of routing and sends that both sides have",
+    )
     parser.add_argument("--out", default="scale.json")
     args = parser.parse_args(argv)
     events = args.events if args.events is not None else args.messages
@@ -323,6 +329,7 @@ def main(argv: list[str] | None = None) -> int:
                 "--out",
                 out,
                 *(["--database", args.database] if args.database else []),
+                *(["--no-outbox"] if args.no_outbox else []),
             ]
         )
 
@@ -356,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
             "contacts": args.contacts,
             "messages": args.messages,
             "events": events,
+            "outbox": not args.no_outbox,
             "empty": empty,
             "filled": full,
             "p99_ratio": round(ratio, 2),
