@@ -66,6 +66,7 @@ from bot.messaging import (
 from bot.models import ChannelIdentity, Consent, Contact, Conversation, Message, Responder
 from bot.nlu.base import Parse
 from bot.outbox.delivery import heard_from
+from bot.progress import save_progress
 from bot.ratelimit import MSG_SLOW_DOWN, Verdict
 from bot.referrals import DEFAULT_PATHWAY
 from bot.referrals import resolve as resolve_referral
@@ -652,11 +653,15 @@ class Turn:
                 conversation_id=conversation.id,
                 data={"from": previous, "to": state.step},
             )
-        conversation.step = state.step
-        conversation.slots = json.dumps(dict(state.slots))
-        conversation.misses = state.misses
-        conversation.status = "ended" if state.status == "ended" else "active"
-        conversation.updated_at = self.now
+        save_progress(
+            self.session,
+            conversation,
+            step=state.step,
+            slots=json.dumps(dict(state.slots)),
+            misses=state.misses,
+            status="ended" if state.status == "ended" else "active",
+            now=self.now,
+        )
 
     def set_language(self, language: str) -> None:
         assert self.conversation is not None
