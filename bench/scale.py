@@ -225,7 +225,10 @@ def _complete(table: sa.Table, rows: list[dict[str, Any]]) -> list[dict[str, Any
 
 
 def hot_queries(index_of_first: str) -> dict[str, Any]:
-    """receive()'s lookups, as the application builds them (values of a filled person)."""
+    """receive()'s lookups and routing's, as the application builds them (values of a filled
+    person)."""
+    from bot.handoff.booking import BOOKED_TIMES
+    from bot.handoff.roster import OPEN_COUNTS
     from bot.models import ChannelIdentity, Consent, Handoff, Message
     from bot.sender import _lock_contact_of, _sender_statement
 
@@ -255,6 +258,9 @@ def hot_queries(index_of_first: str) -> dict[str, Any]:
         .where(Message.reply_to_id == 1)
         .order_by(Message.id),
         "handoff code taken": sa.select(Handoff.id).where(Handoff.code == "AB23"),
+        # The outbox worker's, for every handoff it routes (bot/handoff).
+        "open handoffs per responder (routing)": OPEN_COUNTS,
+        "times already booked (routing)": BOOKED_TIMES,
     }
 
 

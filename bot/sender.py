@@ -14,7 +14,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, exists, func, literal_column, select
+from sqlalchemy import Select, bindparam, exists, func, select
 from sqlalchemy.orm import Session
 
 from bot.crypto import Vault
@@ -29,6 +29,7 @@ from bot.models import (
     FollowupEnrolment,
     Responder,
 )
+from bot.sql_words import inline_words
 
 #: Which responder column holds the blind index of an address on each channel.
 RESPONDER_INDEX = {"telegram": Responder.telegram_index, "sms": Responder.sms_index}
@@ -123,14 +124,14 @@ def _sender_statement(channel: str) -> Select[Any]:
         exists()
         .where(
             FollowupEnrolment.contact_id == Contact.id,
-            FollowupEnrolment.status.in_(_inline(STOPPABLE)),
+            FollowupEnrolment.status.in_(inline_words(STOPPABLE)),
             FollowupEnrolment.last_sent_at > bindparam("sent_after"),
         )
         .correlate(Contact)
     )
     satisfaction_kind = (
         select(Event.kind)
-        .where(Event.contact_id == Contact.id, Event.kind.in_(_inline(SATISFACTION_KINDS)))
+        .where(Event.contact_id == Contact.id, Event.kind.in_(inline_words(SATISFACTION_KINDS)))
         .order_by(Event.id.desc())
         .limit(1)
         .correlate(Contact)
@@ -151,14 +152,6 @@ def _sender_statement(channel: str) -> Select[Any]:
             ChannelIdentity.channel == channel, ChannelIdentity.address_index == bindparam("index")
         )
     )
-
-
-def _inline(words: tuple[str, ...]) -> list[ColumnElement[str]]:
-    """Constant words written into the SQL text. A list of plain values becomes an expanding
-    parameter that SQLAlchemy re-renders into the statement at every execution (2-3 % of the
-    server's CPU per message here); these are the program's own status names, never input."""
-    assert all(word.isidentifier() for word in words)
-    return [literal_column(f"'{word}'") for word in words]
 
 
 def continued_conversation(

@@ -30,12 +30,18 @@ from bot.outbox import register_timer
 from bot.outbox.policy import recipient_zones
 from bot.render import program_params
 from bot.services import Services
+from bot.sql_words import inline_word
 from connectors.base import OutboundChoice, OutboundMessage
 
 SLOTS_KEY = "_booking"
 TIMER_REMINDER = "handoff.reminder"
 REMIND_BEFORE = dt.timedelta(hours=1)
 EARLIEST = dt.timedelta(minutes=30)
+#: Times already booked with someone, on the partial index `ix_handoffs_booked` (its status
+#: is written into the SQL so the planner can match it).
+BOOKED_TIMES = select(Handoff.responder_id, Handoff.scheduled_for).where(
+    Handoff.status == inline_word("accepted"), Handoff.scheduled_for.is_not(None)
+)
 
 
 def person_zone(services: Services, session: Session, handoff: Handoff) -> ZoneInfo:
@@ -79,11 +85,7 @@ def offer_booking(
     ]
     busy = [
         (int(responder_id or 0), scheduled_for)
-        for responder_id, scheduled_for in session.execute(
-            select(Handoff.responder_id, Handoff.scheduled_for).where(
-                Handoff.scheduled_for.is_not(None), Handoff.status == "accepted"
-            )
-        )
+        for responder_id, scheduled_for in session.execute(BOOKED_TIMES)
         if scheduled_for is not None
     ]
     found = next_slots(eligible, now + EARLIEST, services.program.tz, busy=busy)

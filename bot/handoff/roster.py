@@ -15,10 +15,11 @@ from sqlalchemy.orm import Session
 from bot.errors import UserError
 from bot.handoff.routing import RESPONDER_ROLES, ResponderView
 from bot.handoff.schedule import Override, Rota, WeeklyWindow
-from bot.models import Handoff, Responder, Shift
+from bot.models import HOLDS_CAPACITY, Handoff, Responder, Shift
+from bot.sql_words import inline_words
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-OPEN_FOR_CAPACITY = ("offered", "accepted", "connected")
+OPEN_FOR_CAPACITY = HOLDS_CAPACITY
 
 
 class RosterError(UserError):
@@ -84,12 +85,17 @@ def team(session: Session) -> Team:
     return Team(views=views(session), rotas=rotas(session))
 
 
+#: Open handoffs per responder, on the partial index `ix_handoffs_open_by_responder` (the
+#: statuses are written into the SQL so the planner can match it).
+OPEN_COUNTS = (
+    select(Handoff.responder_id, func.count())
+    .where(Handoff.status.in_(inline_words(OPEN_FOR_CAPACITY)), Handoff.responder_id.is_not(None))
+    .group_by(Handoff.responder_id)
+)
+
+
 def open_counts(session: Session) -> dict[int, int]:
-    rows = session.execute(
-        select(Handoff.responder_id, func.count())
-        .where(Handoff.status.in_(OPEN_FOR_CAPACITY), Handoff.responder_id.is_not(None))
-        .group_by(Handoff.responder_id)
-    ).all()
+    rows = session.execute(OPEN_COUNTS).all()
     return {int(responder_id or 0): int(n) for responder_id, n in rows}
 
 
