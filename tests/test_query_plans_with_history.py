@@ -1,0 +1,112 @@
+"""The lookups made for every handoff routed and every outbox claim stay on their partial
+indexes in a database full of history (closed handoffs, done jobs) with planner statistics.
+
+Found under load on a database with 100,000 closed handoffs after ANALYZE: SQLite then
+estimated that `status = 'accepted'` matched every row (one status in the statistics) and
+scanned the table at every route, and counted open handoffs per responder through the whole
+history of each responder's handoffs. The outbox's claim did the same over its done jobs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.sql import Select
+
+from bot.handoff.booking import BOOKED_TIMES
+from bot.handoff.roster import OPEN_COUNTS
+from bot.models import Contact, Handoff, OutboxJob, Responder
+from bot.outbox.claim import due_jobs
+from bot.services import Services
+
+CLOSED_HANDOFFS = 3_000
+DONE_JOBS = 3_000
+AT = dt.datetime(2026, 1, 5, 12, 0, tzinfo=dt.UTC)
+
+
+def _fill_history(services: Services) -> None:
+    """Closed handoffs only, each with a responder and every fifth booked, and done outbox
+    jobs, a third of them timers; then ANALYZE."""
+    with services.engine.begin() as connection:
+        connection.execute(
+            sa.insert(Responder),
+            [
+                {"name": f"coach{i}", "display_name": f"Coach {i}", "role": "peer"}
+                for i in range(1, 11)
+            ],
+        )
+        connection.execute(
+            sa.insert(Contact), [{"id": i, "created_at": AT} for i in range(1, CLOSED_HANDOFFS + 1)]
+        )
+        connection.execute(
+            sa.insert(Handoff),
+            [
+                {
+                    "code": f"H{i:07d}",
+                    "contact_id": i,
+                    "status": "completed",
+                    "kind": "coach",
+                    "urgency": "today",
+                    "pathway": "self_referral",
+                    "language": "en",
+                    "channel": "sms",
+                    "responder_id": 1 + i % 10,
+                    "scheduled_for": AT if i % 5 == 0 else None,
+                    "created_at": AT,
+                }
+                for i in range(1, CLOSED_HANDOFFS + 1)
+            ],
+        )
+        connection.execute(
+            sa.insert(OutboxJob),
+            [
+                {
+                    "kind": "timer" if i % 3 == 0 else "send",
+                    "status": "done",
+                    "idempotency_key": f"history:{i}",
+                    "due_at": AT,
+                    "created_at": AT,
+                    "updated_at": AT,
+                }
+                for i in range(DONE_JOBS)
+            ],
+        )
+        connection.exec_driver_sql("ANALYZE")
+
+
+@pytest.mark.parametrize(
+    ("lookup", "statement", "indexes"),
+    [
+        ("open handoffs per responder", OPEN_COUNTS, {"ix_handoffs_open_by_responder"}),
+        ("times already booked", BOOKED_TIMES, {"ix_handoffs_booked"}),
+        ("due timers (outbox claim)", due_jobs(timers=True).limit(10), {"ix_outbox_live_kind_due"}),
+        # Sends are every kind but one: a seek on the status finds the same live rows.
+        (
+            "due sends (outbox claim)",
+            due_jobs(timers=False).limit(10),
+            {"ix_outbox_live_kind_due", "ix_outbox_status_due"},
+        ),
+    ],
+)
+def test_lookup_uses_its_partial_index(
+    sqlite_services: Services,
+    lookup: str,
+    statement: Select[tuple[object, ...]],
+    indexes: set[str],
+) -> None:
+    _fill_history(sqlite_services)
+    compiled = statement.compile(sqlite_services.engine)
+    # The plan does not depend on the values bound (the statuses that select a partial index
+    # are written into the SQL), so every parameter is bound as NULL.
+    unbound = (None,) * len(compiled.positiontup or ())
+    with sqlite_services.engine.connect() as connection:
+        steps = [
+            str(row[-1])
+            for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + str(compiled), unbound)
+        ]
+    plan = " | ".join(steps)
+    table_scans = [step for step in steps if step.startswith("SCAN") and "USING" not in step]
+    used = {index for index in indexes if f"USING INDEX {index} " in plan}
+    assert used and not table_scans, f"{lookup}: {plan}"
