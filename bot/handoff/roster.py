@@ -19,7 +19,6 @@ from bot.models import HOLDS_CAPACITY, Handoff, Responder, Shift
 from bot.sql_words import inline_words
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-OPEN_FOR_CAPACITY = HOLDS_CAPACITY
 
 
 class RosterError(UserError):
@@ -89,7 +88,7 @@ def team(session: Session) -> Team:
 #: statuses are written into the SQL so the planner can match it).
 OPEN_COUNTS = (
     select(Handoff.responder_id, func.count())
-    .where(Handoff.status.in_(inline_words(OPEN_FOR_CAPACITY)), Handoff.responder_id.is_not(None))
+    .where(Handoff.status.in_(inline_words(HOLDS_CAPACITY)), Handoff.responder_id.is_not(None))
     .group_by(Handoff.responder_id)
 )
 
