@@ -52,7 +52,7 @@ from bot.handoff import texts as handoff_texts
 from bot.handoff.offers import schedule_routing
 from bot.handoff.requests import open_handoff, request_handoff
 from bot.i18n import N_, Translator, fill
-from bot.identities import find_or_create_identity
+from bot.identities import create_identity
 from bot.language_choice import LanguageChoice, choose_language, dialogue_parse, language_notes
 from bot.messaging import (
     insert_message,
@@ -238,7 +238,9 @@ def _sender(
     """Who wrote; a first message from an address creates its contact."""
     sender = load_sender(session, services.vault, inbound.channel, inbound.address, now)
     if sender is None:
-        find_or_create_identity(session, services.vault, inbound.channel, inbound.address, now)
+        create_identity(
+            session, services.vault, inbound.channel, inbound.address, now, inbound_at=now
+        )
         sender = load_sender(session, services.vault, inbound.channel, inbound.address, now)
     assert sender is not None
     return sender

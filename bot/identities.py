@@ -35,21 +35,34 @@ def find_or_create_identity(
     found = find_identity(session, vault, channel, address)
     if found is not None:
         return found
+    return create_identity(session, vault, channel, address, now)
+
+
+def create_identity(
+    session: Session,
+    vault: Vault,
+    channel: str,
+    address: str,
+    now: dt.datetime,
+    *,
+    inbound_at: dt.datetime | None = None,
+) -> ChannelIdentity:
+    """A new contact and identity for an address this transaction did not find; if another
+    transaction stored it meanwhile (PostgreSQL), that one is returned. `inbound_at`: the
+    address's first message, when that is what created it (saves an UPDATE right after)."""
     try:
         with session.begin_nested():
-            contact = Contact(created_at=now)
-            session.add(contact)
-            session.flush()
             identity = ChannelIdentity(
-                contact_id=contact.id,
+                contact=Contact(created_at=now),
                 channel=channel,
                 address_index=address_index(vault, channel, address),
                 address=address,
                 created_at=now,
+                last_inbound_at=inbound_at,
             )
             session.add(identity)
-            session.flush()
-            record(session, "contact_created", now, contact_id=contact.id, channel=channel)
+            session.flush()  # the contact and the identity, in one flush
+            record(session, "contact_created", now, contact_id=identity.contact_id, channel=channel)
             return identity
     except IntegrityError:
         found = find_identity(session, vault, channel, address)

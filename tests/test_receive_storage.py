@@ -39,6 +39,8 @@ def test_first_message_creates_contact_conversation_and_events(services: Service
     with services.sessions() as session:
         identity = session.scalars(select(ChannelIdentity)).one()
         assert identity.address == "+15555550123"
+        # Written with the new identity, not by an UPDATE after it (retention reads it).
+        assert identity.last_inbound_at == services.clock()
         conversation = session.scalars(select(Conversation)).one()
         assert conversation.step == "help_kind"
         kinds = [e.kind for e in session.scalars(select(Event).order_by(Event.id))]
