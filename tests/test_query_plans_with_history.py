@@ -16,6 +16,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.sql import Select
 
+from bot.console import work
+from bot.handoff import coach
 from bot.handoff.booking import BOOKED_TIMES
 from bot.handoff.roster import OPEN_COUNTS
 from bot.models import Contact, Handoff, OutboxJob, Responder
@@ -121,3 +123,34 @@ def _plan(engine: sa.Engine, statement: Select[tuple[object, ...]]) -> list[str]
         values = compiled.construct_params({"now": AT} if "now" in compiled.binds else {})
         rows = connection.exec_driver_sql("EXPLAIN " + str(compiled), values)
         return [str(row[0]) for row in rows]
+
+
+def test_a_responders_active_handoffs_skip_their_history(services: Services) -> None:
+    """Read at every message from a responder and on their console page: only the handoffs
+    they hold now, not the thousands they closed."""
+    _fill_history(services)
+    captured: list[tuple[str, object]] = []
+
+    def capture(_conn: object, _cursor: object, sql: str, params: object, *_: object) -> None:
+        captured.append((sql, params))
+
+    with services.sessions() as session:
+        responder = session.get(Responder, 1)
+        assert responder is not None
+        sa.event.listen(services.engine, "before_cursor_execute", capture)
+        try:
+            assert coach.active_handoffs(session, responder) == []
+            assert work.open_handoffs(session, responder.id) == []
+        finally:
+            sa.event.remove(services.engine, "before_cursor_execute", capture)
+    lookups = [(sql, params) for sql, params in captured if "FROM handoffs" in sql]
+    assert len(lookups) == 2
+    sqlite = services.engine.dialect.name == "sqlite"
+    with services.engine.connect() as connection:
+        for sql, params in lookups:
+            rows = connection.exec_driver_sql(
+                ("EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN ") + sql, params
+            )
+            plan = " | ".join(str(row[-1] if sqlite else row[0]) for row in rows)
+            index = "ix_handoffs_open_by_responder"
+            assert (f"USING INDEX {index} " if sqlite else f" using {index} on ") in plan, plan

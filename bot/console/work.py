@@ -15,7 +15,7 @@ from bot.events import record
 from bot.handoff import coach, texts
 from bot.handoff.notify import person_conversation, tell_responder
 from bot.handoff.offers import OPEN_FOR_OFFERS, Answer, accept, decline, route
-from bot.handoff.roster import rotas
+from bot.handoff.roster import HOLDING_CAPACITY, rotas
 from bot.handoff.schedule import on_call_ids
 from bot.models import Handoff, HandoffOffer, Message, Responder
 from bot.services import Services
@@ -55,7 +55,11 @@ def open_handoffs(session: Session, responder_id: int | None) -> list[Handoff]:
     return list(
         session.scalars(
             select(Handoff)
-            .where(Handoff.responder_id == responder_id, Handoff.status.in_(coach.ACTIVE))
+            .where(
+                Handoff.responder_id == responder_id,
+                HOLDING_CAPACITY,
+                Handoff.status.in_(coach.ACTIVE),
+            )
             .order_by(Handoff.accepted_at)
         )
     )

@@ -15,6 +15,7 @@ from bot.handoff import texts
 from bot.handoff.commands import Command, parse_command
 from bot.handoff.notify import person_conversation, tell_person, tell_responder
 from bot.handoff.offers import accept, consent_given, decline
+from bot.handoff.roster import HOLDING_CAPACITY
 from bot.models import ChannelIdentity, Contact, Handoff, HandoffOffer, Responder
 from bot.services import Services
 
@@ -135,7 +136,9 @@ def active_handoffs(session: Session, responder: Responder) -> list[Handoff]:
     return list(
         session.scalars(
             select(Handoff)
-            .where(Handoff.responder_id == responder.id, Handoff.status.in_(ACTIVE))
+            .where(
+                Handoff.responder_id == responder.id, HOLDING_CAPACITY, Handoff.status.in_(ACTIVE)
+            )
             .order_by(Handoff.id)
         )
     )

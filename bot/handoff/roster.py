@@ -84,11 +84,14 @@ def team(session: Session) -> Team:
     return Team(views=views(session), rotas=rotas(session))
 
 
-#: Open handoffs per responder, on the partial index `ix_handoffs_open_by_responder` (the
-#: statuses are written into the SQL so the planner can match it).
+#: Handoffs that count against their responder's capacity, in the very words of the partial
+#: index `ix_handoffs_open_by_responder`: a lookup by responder that says this (and narrows
+#: it further if it likes) reads only those rows, never the responder's whole history.
+HOLDING_CAPACITY = Handoff.status.in_(inline_words(HOLDS_CAPACITY))
+#: Open handoffs per responder.
 OPEN_COUNTS = (
     select(Handoff.responder_id, func.count())
-    .where(Handoff.status.in_(inline_words(HOLDS_CAPACITY)), Handoff.responder_id.is_not(None))
+    .where(HOLDING_CAPACITY, Handoff.responder_id.is_not(None))
     .group_by(Handoff.responder_id)
 )
 
