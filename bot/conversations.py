@@ -72,7 +72,7 @@ from bot.referrals import DEFAULT_PATHWAY
 from bot.referrals import resolve as resolve_referral
 from bot.render import program_params, render
 from bot.safety.keywords import classify_keyword, is_opt_in
-from bot.sender import Sender, continued_conversation, load_sender
+from bot.sender import Sender, continued_conversation, load_sender, new_sender
 from bot.services import Services
 from connectors.base import AnswerTo, InboundMessage, OutboundMessage, step_token
 
@@ -238,10 +238,15 @@ def _sender(
     """Who wrote; a first message from an address creates its contact."""
     sender = load_sender(session, services.vault, inbound.channel, inbound.address, now)
     if sender is None:
-        create_identity(
+        created = create_identity(
             session, services.vault, inbound.channel, inbound.address, now, inbound_at=now
         )
-        sender = load_sender(session, services.vault, inbound.channel, inbound.address, now)
+        sender = (
+            new_sender(session, created)
+            if created is not None
+            # Another first message from the address stored it meanwhile: read theirs.
+            else load_sender(session, services.vault, inbound.channel, inbound.address, now)
+        )
     assert sender is not None
     return sender
 

@@ -35,7 +35,12 @@ def find_or_create_identity(
     found = find_identity(session, vault, channel, address)
     if found is not None:
         return found
-    return create_identity(session, vault, channel, address, now)
+    created = create_identity(session, vault, channel, address, now)
+    if created is not None:
+        return created
+    found = find_identity(session, vault, channel, address)
+    assert found is not None, "the address was stored by another transaction"
+    return found
 
 
 def create_identity(
@@ -46,10 +51,11 @@ def create_identity(
     now: dt.datetime,
     *,
     inbound_at: dt.datetime | None = None,
-) -> ChannelIdentity:
-    """A new contact and identity for an address this transaction did not find; if another
-    transaction stored it meanwhile (PostgreSQL), that one is returned. `inbound_at`: the
-    address's first message, when that is what created it (saves an UPDATE right after)."""
+) -> ChannelIdentity | None:
+    """A new contact and identity for an address this transaction did not find; None if
+    another transaction stored the address meanwhile (PostgreSQL), so the caller reads that
+    one. `inbound_at`: the address's first message, when that is what created it (saves an
+    UPDATE right after)."""
     try:
         with session.begin_nested():
             identity = ChannelIdentity(
@@ -65,10 +71,7 @@ def create_identity(
             record(session, "contact_created", now, contact_id=identity.contact_id, channel=channel)
             return identity
     except IntegrityError:
-        found = find_identity(session, vault, channel, address)
-        if found is None:
-            raise
-        return found
+        return None
 
 
 def lock_contact(session: Session, contact_id: int) -> Contact:

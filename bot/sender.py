@@ -83,6 +83,26 @@ def load_sender(
     )
 
 
+def new_sender(session: Session, identity: ChannelIdentity) -> Sender:
+    """The sender behind an address this transaction has just stored, without reading it all
+    back: a new contact has no conversation, check-in or question yet. Only whether the
+    address is a responder's own is looked up (tests hold this to `load_sender`)."""
+    column = RESPONDER_INDEX.get(identity.channel)
+    responder_id = (
+        session.scalar(select(Responder.id).where(column == identity.address_index).limit(1))
+        if column is not None
+        else None
+    )
+    return Sender(
+        identity=identity,
+        contact=identity.contact,
+        latest_conversation=None,
+        responder_id=responder_id,
+        checkin_sent=False,
+        satisfaction_asked=False,
+    )
+
+
 def _lock_contact_of(channel: str) -> Select[int]:
     """The contact behind an address, locked for this transaction (PostgreSQL)."""
     return (
@@ -166,4 +186,4 @@ def continued_conversation(
     return latest
 
 
-__all__ = ["Sender", "continued_conversation", "load_sender"]
+__all__ = ["Sender", "continued_conversation", "load_sender", "new_sender"]

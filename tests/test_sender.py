@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from bot.db import transaction
 from bot.events import record
-from bot.identities import find_or_create_identity
+from bot.identities import create_identity, find_or_create_identity
 from bot.models import ChannelIdentity, Conversation, FollowupEnrolment, Responder
-from bot.sender import Sender, load_sender
+from bot.sender import Sender, load_sender, new_sender
 from bot.services import Services
 
 NOW = dt.datetime(2026, 3, 2, 15, 0, tzinfo=dt.UTC)
@@ -133,3 +133,30 @@ def test_an_unknown_address_has_no_sender(services: Services) -> None:
     with transaction(services.sessions) as session:
         assert load_sender(session, services.vault, "sms", PERSON, NOW) is None
         assert load_sender(session, services.vault, "telegram", "12345", NOW) is None
+
+
+@pytest.mark.parametrize(
+    ("channel", "address", "responders_own"),
+    [
+        ("sms", PERSON, False),
+        ("sms", PERSON, True),
+        ("telegram", "424242", False),
+        ("web", "chat-7f3a", False),
+    ],
+)
+def test_a_first_message_sender_matches_the_lookup(
+    services: Services, channel: str, address: str, responders_own: bool
+) -> None:
+    """A first message builds its sender from the rows it just stored instead of reading
+    them back: the answers must be the lookup's own."""
+    with transaction(services.sessions) as session:
+        if responders_own:
+            _responder(services)(session, None)  # type: ignore[arg-type]
+            session.flush()
+        identity = create_identity(session, services.vault, channel, address, NOW, inbound_at=NOW)
+        assert identity is not None
+        made = new_sender(session, identity)
+        read = load_sender(session, services.vault, channel, address, NOW)
+        assert read is not None
+        assert made == read
+        assert (made.responder_id is not None) is responders_own
