@@ -56,19 +56,16 @@ def _enrolment(session: Session, identity: ChannelIdentity, status: str, sent_ag
     )
 
 
-def _responder(services: Services) -> Callable[[Session, ChannelIdentity], None]:
-    def add(session: Session, identity: ChannelIdentity) -> None:
-        session.add(
-            Responder(
-                name="jordan",
-                display_name="Jordan",
-                role="peer",
-                sms_phone=PERSON,
-                sms_index=services.vault.blind_index("sms", PERSON),
-            )
+def _add_responder_with_this_number(session: Session, services: Services) -> None:
+    session.add(
+        Responder(
+            name="jordan",
+            display_name="Jordan",
+            role="peer",
+            sms_phone=PERSON,
+            sms_index=services.vault.blind_index("sms", PERSON),
         )
-
-    return add
+    )
 
 
 def _satisfaction(*kinds: str) -> Callable[[Session, ChannelIdentity], None]:
@@ -111,9 +108,11 @@ def test_the_sender_lookup(
 ) -> None:
     with transaction(services.sessions) as session:
         identity = find_or_create_identity(session, services.vault, "sms", PERSON, NOW)
-        prepare = _responder(services) if setup == "responder" else setup
-        assert callable(prepare)
-        prepare(session, identity)
+        if setup == "responder":
+            _add_responder_with_this_number(session, services)
+        else:
+            assert callable(setup)
+            setup(session, identity)
     with transaction(services.sessions) as session:
         sender = load_sender(session, services.vault, "sms", PERSON, NOW)
         assert isinstance(sender, Sender)
@@ -151,7 +150,7 @@ def test_a_first_message_sender_matches_the_lookup(
     them back: the answers must be the lookup's own."""
     with transaction(services.sessions) as session:
         if responders_own:
-            _responder(services)(session, None)  # type: ignore[arg-type]
+            _add_responder_with_this_number(session, services)
             session.flush()
         identity = create_identity(session, services.vault, channel, address, NOW, inbound_at=NOW)
         assert identity is not None
