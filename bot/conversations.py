@@ -238,12 +238,12 @@ def _sender(
     """Who wrote; a first message from an address creates its contact."""
     sender = load_sender(session, services.vault, inbound.channel, inbound.address, now)
     if sender is None:
-        created = create_identity(
+        identity, created = create_identity(
             session, services.vault, inbound.channel, inbound.address, now, inbound_at=now
         )
         sender = (
-            new_sender(session, created)
-            if created is not None
+            new_sender(session, identity)
+            if created
             # Another first message from the address stored it meanwhile: read theirs.
             else load_sender(session, services.vault, inbound.channel, inbound.address, now)
         )

@@ -35,12 +35,8 @@ def find_or_create_identity(
     found = find_identity(session, vault, channel, address)
     if found is not None:
         return found
-    created = create_identity(session, vault, channel, address, now)
-    if created is not None:
-        return created
-    found = find_identity(session, vault, channel, address)
-    assert found is not None, "the address was stored by another transaction"
-    return found
+    identity, _created = create_identity(session, vault, channel, address, now)
+    return identity
 
 
 def create_identity(
@@ -51,10 +47,10 @@ def create_identity(
     now: dt.datetime,
     *,
     inbound_at: dt.datetime | None = None,
-) -> ChannelIdentity | None:
-    """A new contact and identity for an address this transaction did not find; None if
-    another transaction stored the address meanwhile (PostgreSQL), so the caller reads that
-    one. `inbound_at`: the address's first message, when that is what created it (saves an
+) -> tuple[ChannelIdentity, bool]:
+    """A new contact and identity for an address this transaction did not find, and True;
+    or, if another transaction stored the address meanwhile (PostgreSQL), that identity and
+    False. `inbound_at`: the address's first message, when that is what created it (saves an
     UPDATE right after)."""
     try:
         with session.begin_nested():
@@ -69,9 +65,12 @@ def create_identity(
             session.add(identity)
             session.flush()  # the contact and the identity, in one flush
             record(session, "contact_created", now, contact_id=identity.contact_id, channel=channel)
-            return identity
+            return identity, True
     except IntegrityError:
-        return None
+        found = find_identity(session, vault, channel, address)
+        if found is None:
+            raise
+        return found, False
 
 
 def lock_contact(session: Session, contact_id: int) -> Contact:

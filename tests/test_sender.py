@@ -152,8 +152,10 @@ def test_a_first_message_sender_matches_the_lookup(
         if responders_own:
             _add_responder_with_this_number(session, services)
             session.flush()
-        identity = create_identity(session, services.vault, channel, address, NOW, inbound_at=NOW)
-        assert identity is not None
+        identity, created = create_identity(
+            session, services.vault, channel, address, NOW, inbound_at=NOW
+        )
+        assert created
         made = new_sender(session, identity)
         read = load_sender(session, services.vault, channel, address, NOW)
         assert read is not None

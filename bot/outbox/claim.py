@@ -5,6 +5,7 @@ down hands back what it has not started."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -100,10 +101,11 @@ def _due(
     return [(due_at, job_id) for due_at, job_id in rows]
 
 
+@functools.cache
 def due_jobs(*, timers: bool) -> Select[dt.datetime, int]:
     """Due timers, or due sends, oldest first, at `now` (a parameter): on the partial index
     `ix_outbox_live_kind_due`, whose statuses the query names in its SQL so the planner can
-    match them."""
+    match them. Built once for each (a statement is immutable)."""
     now = bindparam("now", type_=OutboxJob.due_at.type)
     due = or_(
         and_(OutboxJob.status == inline_word("pending"), OutboxJob.due_at <= now),
