@@ -87,10 +87,10 @@ def new_sender(session: Session, identity: ChannelIdentity) -> Sender:
     """The sender behind an address this transaction has just stored, without reading it all
     back: a new contact has no conversation, check-in or question yet. Only whether the
     address is a responder's own is looked up (tests hold this to `load_sender`)."""
-    column = RESPONDER_INDEX.get(identity.channel)
+    statement = _responder_by_index(identity.channel)
     responder_id = (
-        session.scalar(select(Responder.id).where(column == identity.address_index).limit(1))
-        if column is not None
+        session.scalar(statement, {"index": identity.address_index})
+        if statement is not None
         else None
     )
     return Sender(
@@ -101,6 +101,15 @@ def new_sender(session: Session, identity: ChannelIdentity) -> Sender:
         checkin_sent=False,
         satisfaction_asked=False,
     )
+
+
+@functools.cache
+def _responder_by_index(channel: str) -> Select[int] | None:
+    """The responder whose own address on this channel has this blind index (built once)."""
+    column = RESPONDER_INDEX.get(channel)
+    if column is None:
+        return None
+    return select(Responder.id).where(column == bindparam("index")).limit(1)
 
 
 def _lock_contact_of(channel: str) -> Select[int]:
