@@ -326,12 +326,16 @@ class OutboxJob(Base):
     __tablename__ = "outbox_jobs"
     __table_args__ = (
         Index("ix_outbox_status_due", "status", "due_at"),
-        # The queue the worker claims from (bot.outbox.claim), timers apart from sends: only
-        # the live jobs, so the jobs done over the years never make a claim a scan.
+        # The queue the worker claims from (bot.outbox.claim), timers apart from sends and
+        # what is due apart from what is still to come: only the live jobs, so the jobs done
+        # over the years never make a claim a scan; `scheduled` last, so the claim reads the
+        # index alone.
         Index(
-            "ix_outbox_live_kind_due",
+            "ix_outbox_live_kind_status_due",
             "kind",
+            "status",
             "due_at",
+            "scheduled",
             sqlite_where=text(sql_in("status", LIVE_JOB_STATUSES)),
             postgresql_where=text(sql_in("status", LIVE_JOB_STATUSES)),
         ),

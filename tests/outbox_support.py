@@ -10,8 +10,9 @@ from bot.models import Message, OutboxJob
 from bot.services import Services
 
 
-def queue_texts(services: Services, addresses: list[str]) -> list[int]:
-    """One plain send per entry, queued in this order (body "text i"); returns the job ids."""
+def queue_texts(services: Services, addresses: list[str], *, scheduled: bool = False) -> list[int]:
+    """One plain send per entry, queued in this order (body "text i"); returns the job ids.
+    `scheduled` queues them as a follow-up campaign does (quiet hours apply)."""
     now = services.clock()
     ids = []
     with transaction(services.sessions) as session:
@@ -31,6 +32,7 @@ def queue_texts(services: Services, addresses: list[str]) -> list[int]:
                 kind="send",
                 idempotency_key=f"test:{message.id}",
                 due_at=now,
+                scheduled=scheduled,
                 identity_id=identity.id,
                 message_id=message.id,
                 payload={"reply": False},

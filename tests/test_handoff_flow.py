@@ -18,13 +18,14 @@ from sqlalchemy import select
 from bot.db import transaction
 from bot.handoff.coach import handle as coach_handle
 from bot.models import Event, Handoff, HandoffOffer, Responder, Shift
-from bot.outbox import load_outbox_settings, run_once
+from bot.outbox import Worker, load_outbox_settings, run_once
 from bot.services import Services
 from bot.web.app import create_app
 from connectors.twilio_sms import INBOUND_PATH
 from tests.conftest import FakeClock
 from tests.fakes.twilio_api import FakeTwilio, running_fake
 from tests.fakes.twilio_app import PERSON, attach, inbound_form, signed_post
+from tests.outbox_support import queue_texts
 
 MAYA = "+12125550177"
 JO = "+12125550178"
@@ -162,6 +163,29 @@ def test_request_alert_accept_relay_done_outcome(line: Line) -> None:
         "handoff_closed",
     ):
         assert kind in kinds
+
+
+def test_the_alert_goes_before_the_mornings_check_ins(line: Line) -> None:
+    """At one text a second, ten follow-up check-ins queued first would hold the responder's
+    alert back ten seconds (600 of them, ten minutes): it goes in the next round instead."""
+    add_responder(line.services, "Maya Lopez", MAYA)
+    check_ins = [f"+12125550{n:03d}" for n in range(130, 140)]
+    queue_texts(line.services, check_ins, scheduled=True)
+    for body in INTAKE:
+        line.text(body)
+
+    async def fake_sleep(seconds: float) -> None:
+        line.clock.advance(seconds=seconds)
+
+    settings = load_outbox_settings(rate_per_second=1, concurrency=1)
+    worker = Worker(line.services, settings, sleep=fake_sleep)
+    asyncio.run(worker.run_once())  # routes the handoff; the first two check-ins go
+    asyncio.run(worker.run_once())
+    sent = [r.to for r in line.fake.requests]
+    assert sent[:3] == [*check_ins[:2], MAYA]
+    while asyncio.run(worker.run_once()):
+        pass
+    assert sorted(r.to for r in line.fake.requests[3:]) == check_ins[2:]
 
 
 def test_decline_moves_to_the_next_responder(line: Line) -> None:

@@ -346,3 +346,55 @@ async def test_a_due_timer_does_not_wait_behind_paced_sends(
     while await worker.run_once():
         pass
     assert len(fake.delivered) == 10  # every text still goes, at the pace
+
+
+def paced_worker(services: Services, clock: FakeClock) -> Worker:
+    """One text a second (a US long code), the clock moved by each pause instead of waiting;
+    one job at a time, so the texts arrive in the order claimed."""
+
+    async def fake_sleep(seconds: float) -> None:
+        clock.advance(seconds=seconds)
+
+    settings = load_outbox_settings(rate_per_second=1, concurrency=1)
+    return Worker(services, settings, sleep=fake_sleep)
+
+
+async def test_a_send_someone_waits_for_goes_before_the_check_ins_queued_earlier(
+    services: Services, fake: FakeTwilio, clock: FakeClock
+) -> None:
+    check_ins = [f"+12125550{n:03d}" for n in range(130, 140)]  # the morning's campaign
+    queue_texts(services, check_ins, scheduled=True)
+    clock.advance(seconds=30)
+    queue_texts(services, [PERSON])  # then a reply (or a responder's alert)
+    worker = paced_worker(services, clock)
+    await worker.run_once()
+    assert fake.delivered[0].to == PERSON
+    while await worker.run_once():
+        pass
+    assert [r.to for r in fake.delivered[1:]] == check_ins  # every check-in, oldest first
+
+
+@pytest.mark.parametrize(
+    ("queued", "claimed_first"),
+    [
+        # (scheduled, seconds after the first) of each job, in the order queued
+        ([(True, 0), (False, 10)], [1, 0]),  # a waiting send overtakes planned ones
+        ([(False, 0), (False, 10)], [0, 1]),  # among waiting sends, the oldest first
+        ([(True, 0), (True, 10)], [0, 1]),  # among planned ones too
+        ([(False, 0), (True, 10), (False, 20)], [0, 2, 1]),
+    ],
+)
+def test_claim_order(
+    services: Services,
+    clock: FakeClock,
+    queued: list[tuple[bool, int]],
+    claimed_first: list[int],
+) -> None:
+    start = clock()
+    ids = []
+    for n, (scheduled, after) in enumerate(queued):
+        clock.now = start + dt.timedelta(seconds=after)
+        [job_id] = queue_texts(services, [f"+12125550{140 + n}"], scheduled=scheduled)
+        ids.append(job_id)
+    claimed = [c.job_id for c in claim_jobs(services, limit=10, lease_seconds=60)]
+    assert claimed == [ids[i] for i in claimed_first]

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import CursorResult, Select, and_, bindparam, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, CursorResult, Select, bindparam, select, update
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from bot.db import transaction
 from bot.models import LIVE_JOB_STATUSES, Message, OutboxJob
@@ -50,7 +50,7 @@ def claim_jobs(
     worker's lease ran out (it died mid-job). Each claim counts as an attempt.
 
     Sends are taken at most `send_limit` at a time (what the sender's pace lets a round send
-    soon) and timers beside them, oldest first: a round lasts until its last send, and a
+    soon) and timers beside them, in `claim_order`: a round lasts until its last send, and a
     timer (a handoff's routing) must not wait behind a queue of paced texts. `kind` takes
     only timers or only sends.
     """
@@ -63,7 +63,7 @@ def claim_jobs(
             due += _due(session, now, timers=True, limit=limit)
         if kind in (None, "send"):
             due += _due(session, now, timers=False, limit=sends)
-        ids = [job_id for _, job_id in sorted(due)[:limit]]
+        ids = [job_id for *_, job_id in sorted(due)[:limit]]
         if not ids:
             return []
         session.execute(
@@ -91,33 +91,64 @@ def claim_jobs(
 
 def _due(
     session: Session, now: dt.datetime, *, timers: bool, limit: int
-) -> list[tuple[dt.datetime, int]]:
-    """(due time, id) of the oldest due timers, or of the oldest due sends, locked for us."""
+) -> list[tuple[bool, dt.datetime, int]]:
+    """(scheduled, due time, id) of the first due timers, or of the first due sends, locked
+    for us: the pending ones whose time has come and the running ones whose lease ran out."""
     if limit <= 0:
         return []
-    rows = session.execute(
-        due_jobs(timers=timers).limit(limit).with_for_update(skip_locked=True), {"now": now}
-    )
-    return [(due_at, job_id) for due_at, job_id in rows]
+    found: list[tuple[bool, dt.datetime, int]] = []
+    for statement in (waiting_jobs(timers=timers), abandoned_jobs(timers=timers)):
+        rows = session.execute(
+            statement.limit(limit).with_for_update(skip_locked=True), {"now": now}
+        )
+        found += [(scheduled, due_at, job_id) for scheduled, due_at, job_id in rows]
+    return sorted(found)[:limit]
+
+
+_NOW = bindparam("now", type_=OutboxJob.due_at.type)
 
 
 @functools.cache
-def due_jobs(*, timers: bool) -> Select[dt.datetime, int]:
-    """Due timers, or due sends, oldest first, at `now` (a parameter): on the partial index
-    `ix_outbox_live_kind_due`, whose statuses the query names in its SQL so the planner can
-    match them. Built once for each (a statement is immutable)."""
-    now = bindparam("now", type_=OutboxJob.due_at.type)
-    due = or_(
-        and_(OutboxJob.status == inline_word("pending"), OutboxJob.due_at <= now),
-        and_(OutboxJob.status == inline_word("running"), OutboxJob.claimed_until < now),
+def waiting_jobs(*, timers: bool) -> Select[bool, dt.datetime, int]:
+    """Pending timers, or pending sends, whose time has come, in `claim_order`.
+
+    A seek on `ix_outbox_live_kind_status_due` that stops at the present: the jobs still to
+    come (a follow-up timer for every person enrolled, weeks ahead) are never read. Built
+    once for each (a statement is immutable); `now` is a parameter.
+    """
+    return _live_jobs(timers, "pending", OutboxJob.due_at <= _NOW).order_by(*claim_order(timers))
+
+
+@functools.cache
+def abandoned_jobs(*, timers: bool) -> Select[bool, dt.datetime, int]:
+    """Running timers, or running sends, whose worker's lease ran out (it died mid-job): only
+    the few running jobs are read."""
+    return _live_jobs(timers, "running", OutboxJob.claimed_until < _NOW).order_by(
+        *claim_order(timers)
     )
-    kind = OutboxJob.kind == inline_word("timer")
-    return (
-        select(OutboxJob.due_at, OutboxJob.id)
-        .where(
-            OutboxJob.status.in_(inline_words(LIVE_JOB_STATUSES)), kind if timers else ~kind, due
-        )
-        .order_by(OutboxJob.due_at, OutboxJob.id)
+
+
+def claim_order(timers: bool) -> tuple[InstrumentedAttribute[Any], ...]:
+    """The order jobs are claimed in: oldest first, except that a send someone is waiting for
+    (a reply to a person, a responder's alert for a handoff) goes before the scheduled ones
+    (follow-up check-ins, where quiet hours apply). Oldest first alone, at one text a second,
+    a campaign's morning batch of 600 check-ins would hold a handoff's alert back ten
+    minutes. Timers count as unscheduled when both kinds are merged (`claim_jobs`).
+    """
+    by_age = (OutboxJob.due_at, OutboxJob.id)
+    return by_age if timers else (OutboxJob.scheduled, *by_age)
+
+
+def _live_jobs(
+    timers: bool, status: str, due: ColumnElement[bool]
+) -> Select[bool, dt.datetime, int]:
+    """Jobs of one kind in one live status. The query names the live statuses as the partial
+    index does, so the planner can use it."""
+    return select(OutboxJob.scheduled, OutboxJob.due_at, OutboxJob.id).where(
+        OutboxJob.status.in_(inline_words(LIVE_JOB_STATUSES)),
+        OutboxJob.kind == inline_word("timer" if timers else "send"),
+        OutboxJob.status == inline_word(status),
+        due,
     )
 
 
