@@ -10,15 +10,19 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from bot.config import ConfigError
+from bot.models import ChannelIdentity, Event, Message
 from bot.outbox import Worker, load_outbox_settings
 from bot.outbox.claim import Claim
 from bot.outbox.policy import SenderPace
 from bot.outbox.worker import Outcome, by_recipient
 from bot.services import Services
+from connectors.base import SendResult
 from tests.conftest import FakeClock
 from tests.fakes.twilio_api import FakeTwilio, SentRequest, running_fake
 from tests.fakes.twilio_app import attach
@@ -233,3 +237,50 @@ async def test_when_even_the_backoff_cannot_be_written_the_round_fails(
     # The failed job waits out its lease, as before; the one beside it was sent.
     assert statuses(services, ids) == [("running", 1), ("done", 1)] + [("pending", 0)] * 4
     assert [r.body for r in fake.delivered] == ["text 1"]
+
+
+def answer_not_recorded(outbox: Worker) -> None:
+    """The first send's answer cannot be written: the database fails after the provider has
+    taken the message (the same fault as above, one step later)."""
+    finish = outbox._finish
+
+    def fails_once(claim: Claim, checked: Any, result: SendResult) -> Outcome:
+        outbox._finish = finish  # type: ignore[method-assign]
+        raise RuntimeError("the database went away after the provider said yes")
+
+    outbox._finish = fails_once  # type: ignore[method-assign]
+
+
+async def test_a_send_whose_answer_cannot_be_written_is_recorded_not_sent_again(
+    services: Services, fake: FakeTwilio, clock: FakeClock
+) -> None:
+    ids = queue_texts(services, PEOPLE[:1])
+    outbox = worker(services)
+    answer_not_recorded(outbox)
+    assert await outbox.run_once() == 1
+    clock.advance(minutes=30)  # past any back-off and lease
+    assert await outbox.run_once() == 0
+    [sent] = fake.delivered
+    assert statuses(services, ids) == [("done", 1)]
+    with services.sessions() as session:
+        message = session.scalars(select(Message).where(Message.direction == "out")).one()
+        identity = session.get(ChannelIdentity, message.identity_id)
+        kinds = session.scalars(select(Event.kind)).all()
+    assert (message.status, message.provider_id) == ("sent", sent.sid)
+    assert identity is not None and identity.sending_until is None  # the next text may go
+    assert kinds.count("message_sent") == 1
+
+
+async def test_a_refused_send_whose_answer_cannot_be_written_is_tried_again(
+    services: Services, fake: FakeTwilio, clock: FakeClock
+) -> None:
+    ids = queue_texts(services, PEOPLE[:1])
+    fake.fail_next(20429, status=429)
+    outbox = worker(services)
+    answer_not_recorded(outbox)
+    await outbox.run_once()
+    assert statuses(services, ids) == [("pending", 1)]  # backed off, as any raise is
+    clock.advance(minutes=30)
+    assert await outbox.run_once() == 1
+    assert statuses(services, ids) == [("done", 2)]
+    assert len(fake.delivered) == 1

@@ -186,3 +186,27 @@ def queue_stored_replies(services: Services, message_ids: list[int]) -> int:
     if queued:
         services.wake_outbox()
     return queued
+
+
+def record_sent(
+    session: Session,
+    now: dt.datetime,
+    *,
+    contact_id: int | None,
+    conversation_id: int | None,
+    channel: str | None,
+    attempts: int,
+    scheduled: bool,
+) -> None:
+    """The `message_sent` event of a send the provider took (what the metrics and reports
+    count), however the send came to be recorded."""
+    record(
+        session,
+        "message_sent",
+        now,
+        contact_id=contact_id,
+        conversation_id=conversation_id,
+        channel=channel,
+        attempts=attempts,
+        scheduled=scheduled,
+    )

@@ -14,7 +14,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bot import metrics
@@ -24,7 +24,8 @@ from bot.events import record
 from bot.messaging import jobs_queued, outbound_from_stored
 from bot.models import ChannelIdentity, Message, OutboxJob
 from bot.outbox.claim import Claim, JobKind, claim_jobs, release
-from bot.outbox.delivery import mark_unreachable
+from bot.outbox.delivery import mark_unreachable, record_sent
+from bot.outbox.faults import AnsweredButUnrecorded, job_state, record_accepted_send
 from bot.outbox.policy import SenderPace, Slot, backoff, next_allowed, recipient_zones
 from bot.outbox.rows import load_job
 from bot.outbox.settings import BUSY_MARGIN_SECONDS, OutboxSettings, load_outbox_settings
@@ -257,7 +258,10 @@ class Worker:
         if not isinstance(checked, _Send):
             return checked
         result = self._deliver(checked.connector, checked.outbound, loop)
-        return self._finish(claim, checked, result)
+        try:
+            return self._finish(claim, checked, result)
+        except Exception as exc:
+            raise AnsweredButUnrecorded(result, checked.busy_until) from exc
 
     def _check(self, claim: Claim) -> Outcome | _Send:
         """Everything that decides whether the job may send now, in the transaction that
@@ -369,9 +373,8 @@ class Worker:
             message.error_code = None
             if result.extra.get("segments", "").isdigit():
                 message.segments = int(result.extra["segments"])
-            record(
+            record_sent(
                 session,
-                "message_sent",
                 now,
                 contact_id=identity.contact_id,
                 conversation_id=message.conversation_id,
@@ -410,26 +413,18 @@ class Worker:
 
     def _crashed(self, claim: Claim, exc: Exception) -> Outcome:
         """Back off a job that raised, and give it up after the attempt limit, as a failed
-        send would be. Written without loading the job's rows (they may be what failed).
-        If even this cannot be written (the database is down), it raises and the round
-        fails."""
-        log.error("outbox: job %s raised %s", claim.job_id, type(exc).__name__)
-        error = f"error:{type(exc).__name__}"
+        send would be; a send the provider accepted is recorded as sent instead, never sent
+        again. Written without loading the job's rows (they may be what failed). If even
+        this cannot be written (the database is down), it raises and the round fails."""
+        cause = exc.__cause__ if isinstance(exc, AnsweredButUnrecorded) else exc
+        log.error("outbox: job %s raised %s", claim.job_id, type(cause).__name__)
+        if isinstance(exc, AnsweredButUnrecorded) and exc.result.ok:
+            accepted = record_accepted_send(self.services, claim.job_id, claim.lease, exc)
+            return "sent" if accepted else "lost"
+        error = f"error:{type(cause).__name__}"
         with transaction(self.services.sessions, background=True) as session:
             now = self.services.clock()
-            row = session.execute(
-                select(
-                    OutboxJob.status,
-                    OutboxJob.claimed_until,
-                    OutboxJob.attempts,
-                    OutboxJob.message_id,
-                    Message.conversation_id,
-                    ChannelIdentity.contact_id,
-                )
-                .outerjoin(Message, Message.id == OutboxJob.message_id)
-                .outerjoin(ChannelIdentity, ChannelIdentity.id == OutboxJob.identity_id)
-                .where(OutboxJob.id == claim.job_id)
-            ).one_or_none()
+            row = job_state(session, claim.job_id)
             if row is None or row.status != "running" or row.claimed_until != claim.lease:
                 return "lost"
             give_up = row.attempts >= self.settings.max_attempts
