@@ -30,7 +30,7 @@ from bot.db import transaction, upgrade
 from bot.models import Event, Responder, Shift
 from bot.outbox import BackgroundWorker, load_outbox_settings
 from bot.ratelimit import InboundLimiter
-from bot.services import build_services
+from bot.services import Services, build_services
 from connectors.base import Capabilities, Connector, InboundMessage, OutboundMessage, SendResult
 
 OUT = Path(__file__).resolve().parent / "results" / "handoff.json"
@@ -56,26 +56,8 @@ class Recorder(Connector):
         return SendResult(provider_id=f"SM{time.time_ns()}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--people", type=int, default=200)
-    parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--database", default=None)
-    args = parser.parse_args()
-
-    data = Path(tempfile.mkdtemp(prefix="doorway-bench-"))
-    settings = Settings(
-        data_dir=data,
-        database_url=args.database or f"sqlite:///{data / 'bench.sqlite3'}",
-        encryption_keys=generate_encryption_key(),
-        index_key=generate_index_key(),
-    )
-    services = build_services(settings)
-    services.inbound_limiter = InboundLimiter(per_minute=1_000_000)
-    upgrade(services.engine)
-    services.interpreter.parse("hi", "en")
-    recorder = Recorder()
-    services.connectors["sms"] = recorder
+def add_coach(services: Services) -> None:
+    """One coach on call around the clock, with room for every handoff of the run."""
     with transaction(services.sessions) as session:
         coach = Responder(
             name="Bench Coach",
@@ -102,6 +84,29 @@ def main() -> None:
                     available=True,
                 )
             )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--people", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--database", default=None)
+    args = parser.parse_args()
+
+    data = Path(tempfile.mkdtemp(prefix="doorway-bench-"))
+    settings = Settings(
+        data_dir=data,
+        database_url=args.database or f"sqlite:///{data / 'bench.sqlite3'}",
+        encryption_keys=generate_encryption_key(),
+        index_key=generate_index_key(),
+    )
+    services = build_services(settings)
+    services.inbound_limiter = InboundLimiter(per_minute=1_000_000)
+    upgrade(services.engine)
+    services.interpreter.parse("hi", "en")
+    recorder = Recorder()
+    services.connectors["sms"] = recorder
+    add_coach(services)
 
     def person(n: int) -> None:
         for i, text in enumerate(INTAKE):

@@ -8,6 +8,8 @@ Instructions executed are the same from run to run for the same code and input.
     python -m bench.instructions                    # the webhook path: ASGI app, signature,
                                                     # receive(), TwiML (no uvicorn, no HTTP)
     python -m bench.instructions --path receive     # receive() alone
+    python -m bench.instructions --path handoff     # the outbox's work for one handoff:
+                                                    # routing, the coach's alert, the timers
     python -m bench.instructions --people 20 --database postgresql+psycopg://...
 
 Simulated people complete the intake (7 messages each) after a warm-up; only the measured
@@ -50,7 +52,7 @@ WARMUP_PEOPLE = 5
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--path", choices=("webhook", "receive"), default="webhook")
+    parser.add_argument("--path", choices=("webhook", "receive", "handoff"), default="webhook")
     parser.add_argument("--people", type=int, default=20)
     parser.add_argument("--database", help="database URL (default: a fresh SQLite file)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -82,21 +84,23 @@ def main() -> None:
         if not dumps:
             sys.exit("callgrind wrote no dump: is callgrind_control on the PATH?")
         instructions = _summary(dumps[0])
-    messages = args.people * len(INTAKE)
+    # A handoff's work is counted per handoff (one per person), the others per message.
+    unit = "handoff" if args.path == "handoff" else "message"
+    units = args.people if args.path == "handoff" else args.people * len(INTAKE)
     result = {
-        "benchmark": "instructions per message (callgrind)",
+        "benchmark": f"instructions per {unit} (callgrind)",
         "path": args.path,
         "database": "postgresql" if args.database else "sqlite",
         "people": args.people,
-        "messages": messages,
-        "instructions_per_message": round(instructions / messages),
+        f"{unit}s": units,
+        f"instructions_per_{unit}": round(instructions / units),
         "python": platform.python_version(),
         "machine": platform.machine(),
     }
     path = write_json(f"instructions-{args.path}.json", result)
     print(
-        f"{args.path}: {result['instructions_per_message'] / 1e6:.2f} M instructions per message "
-        f"({messages} messages) -> {path}"
+        f"{args.path}: {result[f'instructions_per_{unit}'] / 1e6:.2f} M instructions per {unit} "
+        f"({units} {unit}s) -> {path}"
     )
 
 
@@ -131,6 +135,10 @@ async def child(args: argparse.Namespace) -> None:
     )
     services = build_services(settings)
     upgrade(services.engine)
+    if args.path == "handoff":
+        await _handoffs(services, args.people)
+        services.close()
+        return
     send = _webhook_sender(services) if args.path == "webhook" else _receive_sender(services)
     first = 1_000 + (os.getpid() % 1000) * 10_000  # new people on a reused database
     await _people(send, first + 9_000, WARMUP_PEOPLE)
@@ -140,6 +148,46 @@ async def child(args: argparse.Namespace) -> None:
     await _people(send, first, args.people)
     _callgrind("-d")
     services.close()
+
+
+async def _handoffs(services: Services, people: int) -> None:
+    """Each person asks for a coach (not counted); then the outbox's work is counted: routing
+    each request, the coach's alert through a stand-in connector, the timers they set."""
+    from bench.handoff import INTAKE as ASKS_FOR_A_COACH
+    from bench.handoff import Recorder, add_coach
+    from bot.conversations import receive
+    from bot.heap import freeze_startup_objects
+    from bot.outbox import Worker, load_outbox_settings
+    from bot.ratelimit import InboundLimiter
+    from connectors.base import InboundMessage
+
+    recorder = Recorder()
+    services.connectors["sms"] = recorder
+    services.inbound_limiter = InboundLimiter(per_minute=1_000_000)
+    add_coach(services)
+    worker = Worker(services, load_outbox_settings(rate_per_second=0))
+
+    def ask(first: int, count: int) -> None:
+        for person in range(first, first + count):
+            for i, text in enumerate(ASKS_FOR_A_COACH):
+                inbound = InboundMessage(
+                    "web", f"person-{person}", text, f"m{person}-{i}", services.clock()
+                )
+                receive(services, inbound, reply_inline=True)
+
+    async def drain() -> None:
+        while await worker.run_once():
+            pass
+
+    ask(9_000, WARMUP_PEOPLE)
+    await drain()
+    ask(0, people)
+    freeze_startup_objects()
+    _callgrind("-z")
+    await drain()
+    _callgrind("-d")
+    if len(recorder.alerts) != people + WARMUP_PEOPLE:
+        raise SystemExit(f"{len(recorder.alerts)} alerts for {people + WARMUP_PEOPLE} handoffs")
 
 
 #: Sends one person's message and checks that it was answered.

@@ -327,6 +327,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-outbox", action="store_true", help="no outbox worker at all (isolates inbound)"
     )
+    parser.add_argument(
+        "--outbox-inside",
+        action="store_true",
+        help="the outbox worker inside the server on PostgreSQL too (SQLite's default)",
+    )
     parser.add_argument("--mode", choices=("closed", "open"), default="closed")
     parser.add_argument("--concurrency", type=int, default=32, help="closed loop: people at once")
     parser.add_argument("--rate", type=float, default=200.0, help="open loop: messages/second")
@@ -362,6 +367,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def outbox_placement(args: argparse.Namespace) -> str:
+    """Where the run's outbox worker was, as the JSON result says it."""
+    if args.no_outbox:
+        return "off"
+    if args.outbox_worker:
+        return "separate"
+    return "inside" if args.outbox_inside else "default"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
@@ -384,7 +398,7 @@ def asyncio_main(
         "telegram_share": args.telegram_share,
         "provider_latency_seconds": args.provider_latency,
         "outbound_rate_per_second": args.outbound_rate,
-        "outbox": "off" if args.no_outbox else "separate" if args.outbox_worker else "default",
+        "outbox": outbox_placement(args),
     }
     if args.url:
         require_loopback(args.url)
@@ -410,6 +424,8 @@ def asyncio_main(
         env["DOORWAY_OUTBOX_RATE_PER_SECOND"] = str(args.outbound_rate)
         if args.outbox_worker or args.no_outbox:
             env["DOORWAY_OUTBOX_IN_PROCESS"] = "false"
+        elif args.outbox_inside:
+            env["DOORWAY_OUTBOX_IN_PROCESS"] = "true"
         prepare(env)
         if after_prepare is not None:
             after_prepare(env)
