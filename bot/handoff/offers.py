@@ -119,11 +119,7 @@ def route(services: Services, session: Session, handoff: Handoff, now: dt.dateti
     read = team(session)
     on_call = on_call_ids(read.rotas, now, tz)
     views = read.views
-    tried = set(
-        session.scalars(
-            select(HandoffOffer.responder_id).where(HandoffOffer.handoff_id == handoff.id)
-        )
-    )
+    tried = _tried(session, handoff)
     request = RouteRequest(
         language=handoff.language,
         wanted_skills=wanted_skills(handoff.help_kind, handoff.info_topic, handoff.urgency),
@@ -152,8 +148,7 @@ def route(services: Services, session: Session, handoff: Handoff, now: dt.dateti
             session, "handoff_escalated", now, handoff_id=handoff.id, contact_id=handoff.contact_id
         )
     for view in chosen:
-        responder = session.get(Responder, view.id)
-        assert responder is not None
+        responder = read.responders[view.id]
         session.add(
             HandoffOffer(
                 handoff_id=handoff.id,
@@ -191,6 +186,18 @@ def route(services: Services, session: Session, handoff: Handoff, now: dt.dateti
         )
     )
     return len(chosen)
+
+
+def _tried(session: Session, handoff: Handoff) -> set[int]:
+    """Responders already offered this handoff. Every offer (here or the console's) opens a
+    routing round, so before the first there are none to look up: most routes are first."""
+    if handoff.routing_round == 0:
+        return set()
+    return set(
+        session.scalars(
+            select(HandoffOffer.responder_id).where(HandoffOffer.handoff_id == handoff.id)
+        )
+    )
 
 
 def _nobody(

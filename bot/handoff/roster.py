@@ -78,10 +78,19 @@ class Team:
 
     views: list[ResponderView]
     rotas: list[Rota]
+    #: The responders as loaded, by id, for the writes routing makes to the ones it chooses.
+    #: Held here, they stay in the session: its identity map forgets objects nobody holds,
+    #: and each offer looked its responder up again (a SELECT per handoff routed).
+    responders: dict[int, Responder]
 
 
 def team(session: Session) -> Team:
-    return Team(views=views(session), rotas=rotas(session))
+    responders = {r.id: r for r in session.scalars(select(Responder).order_by(Responder.id))}
+    return Team(
+        views=views_of(responders.values(), open_counts(session)),
+        rotas=rotas(session),
+        responders=responders,
+    )
 
 
 #: Handoffs that count against their responder's capacity, in the very words of the partial
@@ -101,9 +110,8 @@ def open_counts(session: Session) -> dict[int, int]:
     return {int(responder_id or 0): int(n) for responder_id, n in rows}
 
 
-def views(session: Session) -> list[ResponderView]:
-    """What routing needs, for every responder."""
-    counts = open_counts(session)
+def views_of(responders: Iterable[Responder], counts: dict[int, int]) -> list[ResponderView]:
+    """What routing needs, for every responder, given their open handoffs."""
     return [
         ResponderView(
             id=r.id,
@@ -116,7 +124,7 @@ def views(session: Session) -> list[ResponderView]:
             active=r.active,
             last_offered_at=r.last_offered_at,
         )
-        for r in session.scalars(select(Responder).order_by(Responder.id))
+        for r in responders
     ]
 
 
