@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, CursorResult, Select, bindparam, select, update
+from sqlalchemy import CursorResult, Select, bindparam, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from bot.db import transaction
@@ -58,11 +58,12 @@ def claim_jobs(
     lease = now + dt.timedelta(seconds=lease_seconds)
     sends = limit if send_limit is None else min(limit, send_limit)
     with transaction(services.sessions, background=True) as session:
+        abandoned = _found(session, abandoned_jobs(kind), now, limit)
         due = []
         if kind in (None, "timer"):
-            due += _due(session, now, timers=True, limit=limit)
+            due += _due(session, now, abandoned, timers=True, limit=limit)
         if kind in (None, "send"):
-            due += _due(session, now, timers=False, limit=sends)
+            due += _due(session, now, abandoned, timers=False, limit=sends)
         ids = [job_id for *_, job_id in sorted(due)[:limit]]
         if not ids:
             return []
@@ -89,43 +90,62 @@ def claim_jobs(
     return [held[job_id] for job_id in ids]
 
 
+#: A job found due: its kind, and its place in the claim order (scheduled, due time, id).
+Found = tuple[str, bool, dt.datetime, int]
+
+
 def _due(
-    session: Session, now: dt.datetime, *, timers: bool, limit: int
+    session: Session, now: dt.datetime, abandoned: list[Found], *, timers: bool, limit: int
 ) -> list[tuple[bool, dt.datetime, int]]:
     """(scheduled, due time, id) of the first due timers, or of the first due sends, locked
-    for us: the pending ones whose time has come and the running ones whose lease ran out."""
+    for us: the pending ones whose time has come and the abandoned ones of the kind."""
     if limit <= 0:
         return []
-    found: list[tuple[bool, dt.datetime, int]] = []
-    for statement in (waiting_jobs(timers=timers), abandoned_jobs(timers=timers)):
-        rows = session.execute(
-            statement.limit(limit).with_for_update(skip_locked=True), {"now": now}
-        )
-        found += [(scheduled, due_at, job_id) for scheduled, due_at, job_id in rows]
-    return sorted(found)[:limit]
+    kind = "timer" if timers else "send"
+    found = _found(session, waiting_jobs(timers=timers), now, limit)
+    places = [
+        (scheduled, due_at, job_id)
+        for job_kind, scheduled, due_at, job_id in found + abandoned
+        if job_kind == kind
+    ]
+    return sorted(places)[:limit]
+
+
+def _found(
+    session: Session, statement: Select[str, bool, dt.datetime, int], now: dt.datetime, limit: int
+) -> list[Found]:
+    rows = session.execute(statement.limit(limit).with_for_update(skip_locked=True), {"now": now})
+    return [(kind, scheduled, due_at, job_id) for kind, scheduled, due_at, job_id in rows]
 
 
 _NOW = bindparam("now", type_=OutboxJob.due_at.type)
 
 
 @functools.cache
-def waiting_jobs(*, timers: bool) -> Select[bool, dt.datetime, int]:
+def waiting_jobs(*, timers: bool) -> Select[str, bool, dt.datetime, int]:
     """Pending timers, or pending sends, whose time has come, in `claim_order`.
 
     A seek on `ix_outbox_live_kind_status_due` that stops at the present: the jobs still to
     come (a follow-up timer for every person enrolled, weeks ahead) are never read. Built
     once for each (a statement is immutable); `now` is a parameter.
     """
-    return _live_jobs(timers, "pending", OutboxJob.due_at <= _NOW).order_by(*claim_order(timers))
+    return (
+        _live_jobs("pending")
+        .where(
+            OutboxJob.kind == inline_word("timer" if timers else "send"), OutboxJob.due_at <= _NOW
+        )
+        .order_by(*claim_order(timers))
+    )
 
 
 @functools.cache
-def abandoned_jobs(*, timers: bool) -> Select[bool, dt.datetime, int]:
-    """Running timers, or running sends, whose worker's lease ran out (it died mid-job): only
-    the few running jobs are read."""
-    return _live_jobs(timers, "running", OutboxJob.claimed_until < _NOW).order_by(
-        *claim_order(timers)
-    )
+def abandoned_jobs(kind: JobKind | None = None) -> Select[str, bool, dt.datetime, int]:
+    """Running jobs (of one kind, or both) whose worker's lease ran out: it died mid-job.
+    Rare, and only the few running jobs are read, so one statement looks for both kinds."""
+    statement = _live_jobs("running").where(OutboxJob.claimed_until < _NOW)
+    if kind is not None:
+        statement = statement.where(OutboxJob.kind == inline_word(kind))
+    return statement.order_by(*claim_order(timers=False))
 
 
 def claim_order(timers: bool) -> tuple[InstrumentedAttribute[Any], ...]:
@@ -139,16 +159,12 @@ def claim_order(timers: bool) -> tuple[InstrumentedAttribute[Any], ...]:
     return by_age if timers else (OutboxJob.scheduled, *by_age)
 
 
-def _live_jobs(
-    timers: bool, status: str, due: ColumnElement[bool]
-) -> Select[bool, dt.datetime, int]:
-    """Jobs of one kind in one live status. The query names the live statuses as the partial
-    index does, so the planner can use it."""
-    return select(OutboxJob.scheduled, OutboxJob.due_at, OutboxJob.id).where(
+def _live_jobs(status: str) -> Select[str, bool, dt.datetime, int]:
+    """Jobs in one live status. The query names the live statuses as the partial index does,
+    so the planner can use it."""
+    return select(OutboxJob.kind, OutboxJob.scheduled, OutboxJob.due_at, OutboxJob.id).where(
         OutboxJob.status.in_(inline_words(LIVE_JOB_STATUSES)),
-        OutboxJob.kind == inline_word("timer" if timers else "send"),
         OutboxJob.status == inline_word(status),
-        due,
     )
 
 
