@@ -210,3 +210,29 @@ def record_sent(
         attempts=attempts,
         scheduled=scheduled,
     )
+
+
+def record_failed(
+    session: Session,
+    now: dt.datetime,
+    *,
+    contact_id: int | None,
+    conversation_id: int | None,
+    channel: str | None,
+    error_code: str,
+    permanent: bool,
+    attempts: int,
+) -> None:
+    """The `message_failed` event of a send given up for good (refused for good, or out of
+    attempts), however it failed."""
+    record(
+        session,
+        "message_failed",
+        now,
+        contact_id=contact_id,
+        conversation_id=conversation_id,
+        channel=channel,
+        error_code=error_code,
+        permanent=permanent,
+        attempts=attempts,
+    )

@@ -20,11 +20,10 @@ from sqlalchemy.orm import Session
 from bot import metrics
 from bot.compliance import send_in_flight
 from bot.db import transaction
-from bot.events import record
 from bot.messaging import jobs_queued, outbound_from_stored
 from bot.models import ChannelIdentity, Message, OutboxJob
 from bot.outbox.claim import Claim, JobKind, claim_jobs, release
-from bot.outbox.delivery import mark_unreachable, record_sent
+from bot.outbox.delivery import mark_unreachable, record_failed, record_sent
 from bot.outbox.faults import AnsweredButUnrecorded, job_state, record_accepted_send
 from bot.outbox.policy import SenderPace, Slot, backoff, next_allowed, recipient_zones
 from bot.outbox.rows import load_job
@@ -394,9 +393,8 @@ class Worker:
             return "retry"
         job.status = "failed"
         message.status = "failed"
-        record(
+        record_failed(
             session,
-            "message_failed",
             now,
             contact_id=identity.contact_id,
             conversation_id=message.conversation_id,
@@ -446,9 +444,8 @@ class Worker:
                     .where(Message.id == row.message_id, Message.status == "queued")
                     .values(status="failed", error_code=error[:16], updated_at=now)
                 )
-                record(
+                record_failed(
                     session,
-                    "message_failed",
                     now,
                     contact_id=row.contact_id,
                     conversation_id=row.conversation_id,
