@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import CursorResult, Select, bindparam, select, update
+from sqlalchemy import ColumnElement, CursorResult, Select, bindparam, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from bot.db import transaction
@@ -130,7 +130,7 @@ def waiting_jobs(*, timers: bool) -> Select[str, bool, dt.datetime, int]:
     once for each (a statement is immutable); `now` is a parameter.
     """
     return (
-        _live_jobs("pending")
+        _jobs(_LIVE, OutboxJob.status == inline_word("pending"))
         .where(
             OutboxJob.kind == inline_word("timer" if timers else "send"), OutboxJob.due_at <= _NOW
         )
@@ -141,8 +141,12 @@ def waiting_jobs(*, timers: bool) -> Select[str, bool, dt.datetime, int]:
 @functools.cache
 def abandoned_jobs(kind: JobKind | None = None) -> Select[str, bool, dt.datetime, int]:
     """Running jobs (of one kind, or both) whose worker's lease ran out: it died mid-job.
-    Rare, and only the few running jobs are read, so one statement looks for both kinds."""
-    statement = _live_jobs("running").where(OutboxJob.claimed_until < _NOW)
+    Rare, and only the few running jobs are read, so one statement looks for both kinds.
+
+    It does not name both live statuses: SQLite then sought the index by both, reading every
+    pending job (the timers weeks ahead too) to find the running ones.
+    """
+    statement = _jobs(OutboxJob.status == inline_word("running"), OutboxJob.claimed_until < _NOW)
     if kind is not None:
         statement = statement.where(OutboxJob.kind == inline_word(kind))
     return statement.order_by(*claim_order(timers=False))
@@ -159,12 +163,14 @@ def claim_order(timers: bool) -> tuple[InstrumentedAttribute[Any], ...]:
     return by_age if timers else (OutboxJob.scheduled, *by_age)
 
 
-def _live_jobs(status: str) -> Select[str, bool, dt.datetime, int]:
-    """Jobs in one live status. The query names the live statuses as the partial index does,
-    so the planner can use it."""
+#: The live statuses in the words of the partial index `ix_outbox_live_kind_status_due`: a
+#: query that says this (and narrows it further) may use it.
+_LIVE = OutboxJob.status.in_(inline_words(LIVE_JOB_STATUSES))
+
+
+def _jobs(*conditions: ColumnElement[bool]) -> Select[str, bool, dt.datetime, int]:
     return select(OutboxJob.kind, OutboxJob.scheduled, OutboxJob.due_at, OutboxJob.id).where(
-        OutboxJob.status.in_(inline_words(LIVE_JOB_STATUSES)),
-        OutboxJob.status == inline_word(status),
+        *conditions
     )
 
 
