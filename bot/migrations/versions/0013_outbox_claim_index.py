@@ -3,7 +3,8 @@
 The claim's condition was "pending and due, or running with its lease run out", one OR that
 the partial index of 0012 (kind, due_at) could not bound: with fewer jobs due than a round
 takes, SQLite read every live job of the kind, the ones weeks ahead included (a follow-up
-timer for each person enrolled): 2.8 ms a claim with 10,000 of them, 103 ms with 100,000.
+timer for each person enrolled): each of a claim's two statements took 2.8 ms beside
+10,000 of them and about 100 ms beside 100,000 (a claim with nothing due: 5.5 and 219 ms).
 The claim now asks for the pending and the abandoned jobs apart, and this index gives the
 first a seek that stops at the present. It also orders sends by `scheduled` (check-ins after
 replies and alerts), which the index carries so the claim reads it alone.
