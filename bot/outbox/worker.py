@@ -534,7 +534,9 @@ class _Batch:
 
 def by_recipient(claims: Sequence[Claim]) -> list[list[Claim]]:
     """Split a batch into lanes that may run side by side: one per recipient, keeping claim
-    order (a person's messages arrive in the order they were queued), and one per timer."""
+    order (a person's messages arrive in the order they were queued, except that a scheduled
+    check-in waits behind a later text someone is waiting for: `claim_order`), and one per
+    timer."""
     lanes: dict[tuple[str, int], list[Claim]] = {}
     for claim in claims:
         key = ("job", claim.job_id) if claim.recipient is None else ("to", claim.recipient)
