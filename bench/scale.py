@@ -171,6 +171,26 @@ def fill(env: dict[str, str], *, contacts: int, messages: int, events: int) -> d
                 "given_at": at,
             }
 
+    def outbox_rows(start: int, stop: int) -> Iterator[dict[str, Any]]:
+        # Done sends (one per ten messages), then one follow-up timer per ten people, due in
+        # the weeks ahead: what every claim of the worker must not read.
+        done = messages // 10
+        for i in range(start, stop):
+            ahead = i >= done
+            yield {
+                "id": i + 1,
+                "kind": "timer" if ahead else "send",
+                "status": "pending" if ahead else "done",
+                "idempotency_key": f"fill:{i}",
+                "due_at": at + dt.timedelta(days=1 + i % 56) if ahead else at,
+                "scheduled": False,
+                "attempts": 0 if ahead else 1,
+                "payload": {"timer": "followup.step", "enrolment_id": 0, "step": 1}
+                if ahead
+                else {"reply": False},
+                "created_at": at,
+            }
+
     plan: list[tuple[str, int, Callable[[int, int], Iterator[dict[str, Any]]]]] = [
         ("contacts", contacts, contacts_rows),
         ("channel_identities", contacts, identity_rows),
@@ -179,6 +199,7 @@ def fill(env: dict[str, str], *, contacts: int, messages: int, events: int) -> d
         ("events", events, event_rows),
         ("handoffs", contacts // 10, handoff_rows),
         ("consents", contacts // 2, consent_rows),
+        ("outbox_jobs", messages // 10 + contacts // 10, outbox_rows),
     ]
     for name, count, rows in plan:
         table = tables[name]
@@ -230,6 +251,7 @@ def hot_queries(index_of_first: str) -> dict[str, Any]:
     from bot.handoff.booking import BOOKED_TIMES
     from bot.handoff.roster import OPEN_COUNTS
     from bot.models import ChannelIdentity, Consent, Handoff, Message
+    from bot.outbox.claim import abandoned_jobs, waiting_jobs
     from bot.sender import _lock_contact_of, _sender_statement
 
     sent_after = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -261,6 +283,10 @@ def hot_queries(index_of_first: str) -> dict[str, Any]:
         # The outbox worker's, for every handoff it routes (bot/handoff).
         "open handoffs per responder (routing)": OPEN_COUNTS,
         "times already booked (routing)": BOOKED_TIMES,
+        # The outbox's claim, every round, beside the timers weeks ahead (bot/outbox/claim).
+        "due timers (outbox claim)": waiting_jobs(timers=True).limit(10),
+        "due sends (outbox claim)": waiting_jobs(timers=False).limit(10),
+        "abandoned jobs (outbox claim)": abandoned_jobs().limit(10),
     }
 
 
@@ -273,10 +299,19 @@ def explain(env: dict[str, str]) -> dict[str, list[str]]:
     plans: dict[str, list[str]] = {}
     with engine.connect() as connection:
         for name, statement in hot_queries(vault.blind_index("sms", "+13000000000")).items():
-            sql = str(statement.compile(engine, compile_kwargs={"literal_binds": True}))
             prefix = "EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN (ANALYZE, COSTS OFF) "
-            rows = connection.execute(sa.text(prefix + sql)).all()
-            plans[name] = [str(row[-1]) for row in rows]
+            compiled = statement.compile(engine)
+            if "now" in compiled.binds:
+                # The claim's: the time is a parameter, which SQLite cannot write as a literal.
+                values = compiled.construct_params({"now": NOW.replace(tzinfo=dt.UTC)})
+                found = connection.exec_driver_sql(
+                    prefix + str(compiled),
+                    tuple(values[key] for key in compiled.positiontup or ()) if sqlite else values,
+                )
+            else:
+                sql = str(statement.compile(engine, compile_kwargs={"literal_binds": True}))
+                found = connection.execute(sa.text(prefix + sql))
+            plans[name] = [str(row[-1]) for row in found]
     engine.dispose()
     return plans
 
