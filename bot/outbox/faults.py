@@ -2,7 +2,9 @@
 a send the provider accepted whose answer could not be written.
 
 Backing off such a send would send it again: a second copy of a check-in, or of a responder's
-alert, for a database that failed for a moment after the provider said yes.
+alert, for a database that failed for a moment after the provider said yes. The record is
+written here in plain statements of its own rather than by the worker's usual ORM path: were
+the fault in that path, a second try through it would fail the same way.
 """
 
 from __future__ import annotations
