@@ -398,3 +398,34 @@ def test_claim_order(
         ids.append(job_id)
     claimed = [c.job_id for c in claim_jobs(services, limit=10, lease_seconds=60)]
     assert claimed == [ids[i] for i in claimed_first]
+
+
+async def test_a_job_that_kills_its_worker_every_time_is_given_up_not_claimed_for_ever(
+    services: Services, fake: FakeTwilio, clock: FakeClock
+) -> None:
+    """A worker that dies holding a job (a message some library cannot take) leaves it to the
+    lease; each claim counts an attempt, and once they are all spent the job fails instead of
+    killing the next worker."""
+    [job_id] = queue_texts(services, [PERSON])
+    config = settings(max_attempts=3, lease_seconds=60)
+    for _ in range(3):  # claimed, then its worker dies, three times
+        assert [c.job_id for c in claim_jobs(services, limit=10, lease_seconds=60)] == [job_id]
+        clock.advance(seconds=61)
+    assert await run_once(services, settings=config) == 0
+    assert fake.requests == []
+    assert statuses(services, [job_id]) == [("failed", 3)]
+    with services.sessions() as session:
+        message = session.scalars(select(Message).where(Message.direction == "out")).one()
+    assert (message.status, message.error_code) == ("failed", "error:abandoned")
+    assert event_kinds(services).count("message_failed") == 1
+
+
+async def test_an_abandoned_job_with_attempts_left_is_claimed_again(
+    services: Services, fake: FakeTwilio, clock: FakeClock
+) -> None:
+    [job_id] = queue_texts(services, [PERSON])
+    claim_jobs(services, limit=10, lease_seconds=60)  # its worker dies
+    clock.advance(seconds=61)
+    assert await run_once(services, settings=settings(max_attempts=3)) == 1
+    assert statuses(services, [job_id]) == [("done", 2)]
+    assert len(fake.delivered) == 1

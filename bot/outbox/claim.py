@@ -15,6 +15,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from bot.db import transaction
 from bot.models import LIVE_JOB_STATUSES, Message, OutboxJob
+from bot.outbox.faults import give_up_abandoned
 from bot.services import Services
 from bot.sql_words import inline_word, inline_words
 
@@ -45,6 +46,7 @@ def claim_jobs(
     lease_seconds: float,
     send_limit: int | None = None,
     kind: JobKind | None = None,
+    max_attempts: int | None = None,
 ) -> list[Claim]:
     """Take up to `limit` due jobs: pending ones whose time has come, and running ones whose
     worker's lease ran out (it died mid-job). Each claim counts as an attempt.
@@ -52,13 +54,14 @@ def claim_jobs(
     Sends are taken at most `send_limit` at a time (what the sender's pace lets a round send
     soon) and timers beside them, in `claim_order`: a round lasts until its last send, and a
     timer (a handoff's routing) must not wait behind a queue of paced texts. `kind` takes
-    only timers or only sends.
+    only timers or only sends. With `max_attempts`, an abandoned job that has had them all
+    is failed instead of claimed again (`faults.give_up_abandoned`).
     """
     now = services.clock()
     lease = now + dt.timedelta(seconds=lease_seconds)
     sends = limit if send_limit is None else min(limit, send_limit)
     with transaction(services.sessions, background=True) as session:
-        abandoned = _found(session, abandoned_jobs(kind), now, limit)
+        abandoned = _abandoned(session, kind, now, limit, max_attempts)
         due = []
         if kind in (None, "timer"):
             due += _due(session, now, abandoned, timers=True, limit=limit)
@@ -111,6 +114,19 @@ def _due(
     return sorted(places)[:limit]
 
 
+def _abandoned(
+    session: Session, kind: JobKind | None, now: dt.datetime, limit: int, max_attempts: int | None
+) -> list[Found]:
+    """Abandoned jobs to claim again; those that have had every attempt are failed instead."""
+    rows = session.execute(
+        abandoned_jobs(kind).limit(limit).with_for_update(skip_locked=True), {"now": now}
+    ).all()
+    spent = [row.id for row in rows if max_attempts is not None and row.attempts >= max_attempts]
+    if spent:
+        give_up_abandoned(session, spent, now)
+    return [(row.kind, row.scheduled, row.due_at, row.id) for row in rows if row.id not in spent]
+
+
 def _found(
     session: Session, statement: Select[str, bool, dt.datetime, int], now: dt.datetime, limit: int
 ) -> list[Found]:
@@ -139,14 +155,17 @@ def waiting_jobs(*, timers: bool) -> Select[str, bool, dt.datetime, int]:
 
 
 @functools.cache
-def abandoned_jobs(kind: JobKind | None = None) -> Select[str, bool, dt.datetime, int]:
-    """Running jobs (of one kind, or both) whose worker's lease ran out: it died mid-job.
-    Rare, and only the few running jobs are read, so one statement looks for both kinds.
+def abandoned_jobs(kind: JobKind | None = None) -> Select[str, bool, dt.datetime, int, int]:
+    """Running jobs (of one kind, or both) whose worker's lease ran out: it died mid-job; with
+    their attempts. Rare, and only the few running jobs are read, so one statement looks for
+    both kinds.
 
     It does not name both live statuses: SQLite then sought the index by both, reading every
     pending job (the timers weeks ahead too) to find the running ones.
     """
-    statement = _jobs(OutboxJob.status == inline_word("running"), OutboxJob.claimed_until < _NOW)
+    statement = _jobs(
+        OutboxJob.status == inline_word("running"), OutboxJob.claimed_until < _NOW
+    ).add_columns(OutboxJob.attempts)
     if kind is not None:
         statement = statement.where(OutboxJob.kind == inline_word(kind))
     return statement.order_by(*claim_order(timers=False))

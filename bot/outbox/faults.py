@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot.db import transaction
 from bot.models import ChannelIdentity, Message, OutboxJob
-from bot.outbox.delivery import record_sent
+from bot.outbox.delivery import record_failed, record_sent
 from bot.services import Services
 from connectors.base import SendResult
 
@@ -105,3 +105,40 @@ def record_accepted_send(
         )
     log.error("outbox: job %s was sent, and recorded only on a second try", job_id)
     return True
+
+
+def give_up_abandoned(session: Session, job_ids: list[int], now: dt.datetime) -> None:
+    """Fail abandoned jobs (their worker died holding them) that have had every attempt.
+
+    Each claim counts an attempt, and failing a job is otherwise left to the recording of an
+    attempt, which a job that kills its worker (a message some library cannot take) never
+    reaches: it would be claimed, and kill a worker, after every lease for ever.
+    """
+    for job_id in job_ids:
+        state = job_state(session, job_id)
+        if state is None:
+            continue
+        session.execute(
+            update(OutboxJob)
+            .where(OutboxJob.id == job_id)
+            .values(
+                status="failed", claimed_until=None, last_error="error:abandoned", updated_at=now
+            )
+        )
+        if state.message_id is not None:
+            session.execute(
+                update(Message)
+                .where(Message.id == state.message_id, Message.status == "queued")
+                .values(status="failed", error_code="error:abandoned", updated_at=now)
+            )
+            record_failed(
+                session,
+                now,
+                contact_id=state.contact_id,
+                conversation_id=state.conversation_id,
+                channel=state.channel,
+                error_code="error:abandoned",
+                permanent=False,
+                attempts=state.attempts,
+            )
+        log.error("outbox: job %s was abandoned %s times; given up", job_id, state.attempts)

@@ -138,6 +138,7 @@ class Worker:
             lease_seconds=self.settings.lease_seconds,
             send_limit=most_sends,
             kind=kind,
+            max_attempts=self.settings.max_attempts,
         )
         sends = sum(claim.kind != "timer" for claim in claims)
         more_due = len(claims) >= most or sends >= most_sends
