@@ -125,20 +125,29 @@ def give_up_abandoned(session: Session, job_ids: list[int], now: dt.datetime) ->
                 status="failed", claimed_until=None, last_error="error:abandoned", updated_at=now
             )
         )
-        if state.message_id is not None:
-            session.execute(
-                update(Message)
-                .where(Message.id == state.message_id, Message.status == "queued")
-                .values(status="failed", error_code="error:abandoned", updated_at=now)
-            )
-            record_failed(
-                session,
-                now,
-                contact_id=state.contact_id,
-                conversation_id=state.conversation_id,
-                channel=state.channel,
-                error_code="error:abandoned",
-                permanent=False,
-                attempts=state.attempts,
-            )
+        fail_message(session, state, "error:abandoned", now)
         log.error("outbox: job %s was abandoned %s times; given up", job_id, state.attempts)
+
+
+def fail_message(
+    session: Session, state: Row[*tuple[Any, ...]], error: str, now: dt.datetime
+) -> None:
+    """A given-up job's message (if it has one and it was still queued) failed, and its
+    `message_failed` event; `state` is the job's `job_state`."""
+    if state.message_id is None:
+        return
+    session.execute(
+        update(Message)
+        .where(Message.id == state.message_id, Message.status == "queued")
+        .values(status="failed", error_code=error[:16], updated_at=now)
+    )
+    record_failed(
+        session,
+        now,
+        contact_id=state.contact_id,
+        conversation_id=state.conversation_id,
+        channel=state.channel,
+        error_code=error,
+        permanent=False,
+        attempts=state.attempts,
+    )

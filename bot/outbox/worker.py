@@ -24,7 +24,12 @@ from bot.messaging import jobs_queued, outbound_from_stored
 from bot.models import ChannelIdentity, Message, OutboxJob
 from bot.outbox.claim import Claim, JobKind, claim_jobs, release
 from bot.outbox.delivery import mark_unreachable, record_failed, record_sent
-from bot.outbox.faults import AnsweredButUnrecorded, job_state, record_accepted_send
+from bot.outbox.faults import (
+    AnsweredButUnrecorded,
+    fail_message,
+    job_state,
+    record_accepted_send,
+)
 from bot.outbox.policy import SenderPace, Slot, backoff, next_allowed, recipient_zones
 from bot.outbox.rows import load_job
 from bot.outbox.settings import BUSY_MARGIN_SECONDS, OutboxSettings, load_outbox_settings
@@ -439,22 +444,8 @@ class Worker:
                     updated_at=now,
                 )
             )
-            if give_up and row.message_id is not None:
-                session.execute(
-                    update(Message)
-                    .where(Message.id == row.message_id, Message.status == "queued")
-                    .values(status="failed", error_code=error[:16], updated_at=now)
-                )
-                record_failed(
-                    session,
-                    now,
-                    contact_id=row.contact_id,
-                    conversation_id=row.conversation_id,
-                    channel=claim.channel,
-                    error_code=error,
-                    permanent=False,
-                    attempts=row.attempts,
-                )
+            if give_up:
+                fail_message(session, row, error, now)
         return "failed" if give_up else "retry"
 
     def _timer(self, session: Session, job: OutboxJob, now: dt.datetime) -> Outcome:
