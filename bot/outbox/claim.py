@@ -105,10 +105,12 @@ def _due(
     if limit <= 0:
         return []
     kind = "timer" if timers else "send"
-    found = _found(session, waiting_jobs(timers=timers), now, limit)
+    waiting = session.execute(
+        waiting_jobs(timers=timers).limit(limit).with_for_update(skip_locked=True), {"now": now}
+    ).all()
     places = [
         (scheduled, due_at, job_id)
-        for job_kind, scheduled, due_at, job_id in found + abandoned
+        for job_kind, scheduled, due_at, job_id in [*waiting, *abandoned]
         if job_kind == kind
     ]
     return sorted(places)[:limit]
@@ -127,13 +129,6 @@ def _abandoned(
     return [(row.kind, row.scheduled, row.due_at, row.id) for row in rows if row.id not in spent]
 
 
-def _found(
-    session: Session, statement: Select[str, bool, dt.datetime, int], now: dt.datetime, limit: int
-) -> list[Found]:
-    rows = session.execute(statement.limit(limit).with_for_update(skip_locked=True), {"now": now})
-    return [(kind, scheduled, due_at, job_id) for kind, scheduled, due_at, job_id in rows]
-
-
 _NOW = bindparam("now", type_=OutboxJob.due_at.type)
 
 
@@ -141,8 +136,9 @@ _NOW = bindparam("now", type_=OutboxJob.due_at.type)
 def waiting_jobs(*, timers: bool) -> Select[str, bool, dt.datetime, int]:
     """Pending timers, or pending sends, whose time has come, in `claim_order`.
 
-    A seek on `ix_outbox_live_kind_status_due` that stops at the present: the jobs still to
-    come (a follow-up timer for every person enrolled, weeks ahead) are never read. Built
+    An index seek that stops at the present (on `ix_outbox_live_kind_status_due`, or on the
+    status index where SQLite's statistics prefer it): the jobs still to come (a follow-up
+    timer for every person enrolled, weeks ahead) are never read. Built
     once for each (a statement is immutable); `now` is a parameter.
     """
     return (

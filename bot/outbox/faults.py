@@ -1,5 +1,6 @@
-"""When a job raises: its state read without loading its rows (they may be what failed), and
-a send the provider accepted whose answer could not be written.
+"""When a job raises or its worker dies: its state read without loading its rows (they may be
+what failed); a send the provider accepted whose answer could not be written; a job given up
+(its message failed) after it raised or its workers died once per attempt.
 
 Backing off such a send would send it again: a second copy of a check-in, or of a responder's
 alert, for a database that failed for a moment after the provider said yes. The record is
