@@ -107,8 +107,16 @@ class WriterLock:
                 return
             waiter = _Waiter(me)
             self._waiting[background].append(waiter)
-        # Woken by the thread that made this one the owner. Background work held back only
-        # by its pause, with the lock idle, looks again when the pause ends.
+        try:
+            self._wait_for_turn(waiter, background)
+        except BaseException:
+            self._give_up_place(waiter, background)
+            raise
+
+    def _wait_for_turn(self, waiter: _Waiter, background: bool) -> None:
+        """Woken by the thread that made this one the owner. Background work held back only
+        by its pause, with the lock idle, looks again when the pause ends."""
+        me = waiter.ident
         while not waiter.wake.acquire(timeout=self._pause_left() if background else -1):
             with self._mutex:
                 if self._owner == me:
@@ -118,6 +126,22 @@ class WriterLock:
                     queue.popleft()
                     self._grant(me, True)
                     return
+
+    def _give_up_place(self, waiter: _Waiter, background: bool) -> None:
+        """An interrupted wait (a signal's exception in the main thread) leaves the queue. Left
+        in it, the waiter would be handed the lock by the next release and nobody would ever
+        release it: every later transaction of the process would wait for ever."""
+        with self._mutex:
+            if self._owner == waiter.ident:
+                granted, next_waiter = True, None  # handed over as the wait was interrupted
+            else:
+                granted = False
+                self._waiting[background].remove(waiter)
+                next_waiter = self._hand_over() if self._owner is None else None
+        if granted:
+            self.release()
+        elif next_waiter is not None:
+            next_waiter.wake.release()
 
     def release(self) -> None:
         with self._mutex:

@@ -3,6 +3,7 @@ webhooks wait, nobody starved, the holder may re-enter."""
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -235,3 +236,45 @@ def test_a_webhook_waits_for_at_most_the_running_outbox_job(tmp_path: Path) -> N
         engine.dispose()
     assert max(waited) <= 1, waited
     assert len(log) > 20  # the jobs ran meanwhile: nobody starved
+
+
+class Interrupted(Exception):
+    """What a signal handler raises in the main thread while it waits (SIGTERM, say)."""
+
+
+@pytest.mark.parametrize("background", [False, True])
+def test_a_wait_interrupted_by_a_signal_gives_up_its_place(background: bool) -> None:
+    """The main thread waiting for the lock (a CLI command, `doorway worker`) can be
+    interrupted by a signal handler's exception. If its place stayed in the queue, the next
+    release handed the lock to a thread no longer waiting and nobody could take it again."""
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise Interrupted
+
+    lock = WriterLock()
+    holding, let_go = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with lock.held():
+            holding.set()
+            let_go.wait(timeout=5)
+
+    first = threading.Thread(target=holder)
+    first.start()
+    assert holding.wait(timeout=5)
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
+        with pytest.raises(Interrupted):
+            lock.acquire(background=background)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert lock.waiting() == 0
+    let_go.set()
+    first.join(timeout=5)
+    taken = threading.Event()
+    later = threading.Thread(target=lambda: (lock.acquire(), taken.set(), lock.release()))
+    later.daemon = True  # on the old code it waits for ever
+    later.start()
+    assert taken.wait(timeout=2), "the lock went to the interrupted waiter"
