@@ -383,6 +383,9 @@ def main(argv: list[str] | None = None) -> int:
     found: dict[str, Any] = {}
 
     def filled(env: dict[str, str]) -> None:
+        # The fill is dated 2026-01-05: a worker keeping the default 30 days would delete its
+        # outbox history at start, during the measured run, instead of claiming beside it.
+        env["DOORWAY_OUTBOX_KEEP_DAYS"] = "36500"
         print(f"filling: {args.contacts:,} contacts, {args.messages:,} messages, {events:,} events")
         found["fill_seconds"] = fill(
             env, contacts=args.contacts, messages=args.messages, events=events

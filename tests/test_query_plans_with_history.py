@@ -24,6 +24,7 @@ from bot.handoff.booking import BOOKED_TIMES
 from bot.handoff.roster import OPEN_COUNTS
 from bot.models import Contact, Handoff, OutboxJob, Responder
 from bot.outbox.claim import abandoned_jobs, waiting_jobs
+from bot.outbox.prune import finished_jobs
 from bot.services import Services
 
 CLOSED_HANDOFFS = 3_000
@@ -111,6 +112,13 @@ OUTBOX = {"ix_outbox_live_kind_status_due", "ix_outbox_status_due"}
         ("due sends (outbox claim)", waiting_jobs(timers=False).limit(10), OUTBOX, "due_at"),
         # Running jobs whose lease ran out, of both kinds in one statement.
         ("abandoned jobs (outbox claim)", abandoned_jobs().limit(10), OUTBOX, None),
+        # The hourly prune: finished jobs bounded by their due time, never the live ones.
+        (
+            "finished jobs (prune)",
+            finished_jobs(AT).limit(500),
+            {"ix_outbox_status_due"},
+            "due_at",
+        ),
     ],
 )
 def test_lookup_uses_its_partial_index(

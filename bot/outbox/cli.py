@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 import signal
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from bot.heap import freeze_startup_objects
+from bot.outbox.prune import prune_finished_jobs
 from bot.outbox.runner import BackgroundWorker
 from bot.outbox.settings import load_outbox_settings
 from bot.outbox.status import outbox_status
@@ -75,6 +77,29 @@ def cmd_outbox_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_outbox_prune(args: argparse.Namespace) -> int:
+    from bot.cli import command_services
+
+    days = args.days if args.days is not None else load_outbox_settings().keep_days
+    services = command_services()
+    try:
+        count = prune_finished_jobs(
+            services, services.clock(), dt.timedelta(days=days), dry_run=args.dry_run
+        )
+    finally:
+        services.close()
+    verb = "would be deleted" if args.dry_run else "deleted"
+    print(f"Finished outbox jobs older than {days} days: {count} {verb}.")
+    return 0
+
+
+def _positive_days(text: str) -> int:
+    days = int(text)
+    if days < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return days
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     worker = sub.add_parser("worker", help="send queued messages and fire timers (the outbox)")
     worker.add_argument("--once", action="store_true", help="one batch of due jobs, then exit")
@@ -86,3 +111,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     status = outbox.add_parser("status", help="queued, due, failed jobs and the lag")
     status.add_argument("--json", action="store_true", help="one JSON object")
     status.set_defaults(func=cmd_outbox_status)
+    prune = outbox.add_parser(
+        "prune", help="delete finished jobs (the worker does this every hour by itself)"
+    )
+    prune.add_argument(
+        "--days", type=_positive_days, help="keep this many days (DOORWAY_OUTBOX_KEEP_DAYS)"
+    )
+    prune.add_argument("--dry-run", action="store_true", help="count only, change nothing")
+    prune.set_defaults(func=cmd_outbox_prune)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 from collections.abc import Collection
 
 from bot.outbox.claim import JobKind
+from bot.outbox.prune import prune_finished_jobs
 from bot.outbox.settings import OutboxSettings, load_outbox_settings
 from bot.outbox.worker import Worker
 from bot.services import Services
@@ -15,6 +17,8 @@ from bot.services import Services
 log = logging.getLogger(__name__)
 
 JOB_KINDS: tuple[JobKind, ...] = ("timer", "send")
+#: How often finished jobs past `keep_days` are pruned (and once at start).
+PRUNE_EVERY_SECONDS = 3600.0
 
 
 class BackgroundWorker:
@@ -31,6 +35,7 @@ class BackgroundWorker:
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wakes = {kind: asyncio.Event() for kind in JOB_KINDS}
+        self._stop_pruning = asyncio.Event()
 
     def wake(self, kinds: Collection[str] = JOB_KINDS) -> None:
         """Safe from any thread: receive() calls it after committing queued jobs, with their
@@ -46,6 +51,7 @@ class BackgroundWorker:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self.worker.stopping = False
+        self._stop_pruning.clear()
         self.services.on_queued.append(self.wake)
         self._task = asyncio.create_task(self.run(), name="doorway-outbox")
 
@@ -53,6 +59,7 @@ class BackgroundWorker:
         """Stop after the job in hand; called on the loop (a signal handler, `stop`)."""
         self.worker.request_stop()
         self._wake_kinds()
+        self._stop_pruning.set()
 
     async def stop(self) -> None:
         """Stop with the app: finish the send in hand and hand the rest of the batch back,
@@ -70,9 +77,9 @@ class BackgroundWorker:
             self._task = None
 
     async def run(self) -> None:
-        """Rounds of timers and rounds of sends until stopped."""
+        """Rounds of timers, rounds of sends and hourly prunes until stopped."""
         self._loop = asyncio.get_running_loop()
-        await asyncio.gather(*(self._rounds(kind) for kind in JOB_KINDS))
+        await asyncio.gather(*(self._rounds(kind) for kind in JOB_KINDS), self._prunes())
         log.info("outbox: worker stopped; %d claimed jobs handed back", self.worker.released)
 
     async def _rounds(self, kind: JobKind) -> None:
@@ -93,3 +100,23 @@ class BackgroundWorker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=self.settings.poll_seconds)
             wake.clear()
+
+    async def _prunes(self) -> None:
+        """Finished jobs past `keep_days` go at start and then every `PRUNE_EVERY_SECONDS`
+        (several workers may prune at once: each deletes only rows still there)."""
+        keep = dt.timedelta(days=self.settings.keep_days)
+        while not self.worker.stopping:
+            try:
+                pruned = await asyncio.to_thread(
+                    prune_finished_jobs,
+                    self.services,
+                    self.services.clock(),
+                    keep,
+                    stopping=lambda: self.worker.stopping,
+                )
+                if pruned:
+                    log.info("outbox: pruned %d finished jobs", pruned)
+            except Exception as exc:
+                log.error("outbox: prune failed: %s", type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop_pruning.wait(), timeout=PRUNE_EVERY_SECONDS)

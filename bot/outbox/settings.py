@@ -38,6 +38,9 @@ class OutboxSettings(BaseSettings):
     #: First retry delay; doubled each attempt up to `backoff_cap_seconds`, with jitter.
     backoff_base_seconds: float = Field(default=5.0, gt=0)
     backoff_cap_seconds: float = Field(default=900.0, gt=0)
+    #: Days a finished job (done, failed, cancelled) is kept before the worker deletes it
+    #: (`bot.outbox.prune`); what happened to each message stays in its status and events.
+    keep_days: int = Field(default=30, ge=1)
     #: Run the worker inside `doorway serve`; unset means "on SQLite only".
     in_process: bool | None = None
 

@@ -1,0 +1,71 @@
+"""Finished outbox jobs go after `keep_days`: the queue's table must not grow with every text.
+
+A job is finished once it is done, failed or cancelled; nothing reads it again except its
+idempotency key, which only ever guards against queueing the same job twice within moments
+(a retried transaction, a second request at the same instant) or while its message is still
+unsent. What happened to each message stays in the message's status and in the de-identified
+events, which are never pruned here.
+
+A job's age is its due time: a job is only finished after it fell due, so a job due before
+the cutoff finished before it or soon after; a job cancelled before its time (a follow-up
+check-in weeks ahead) waits until that time is past the cutoff too. That bound is also what
+the (status, due time) index can seek, so a prune never walks the jobs it keeps.
+
+Deleted in batches, each a short transaction of its own: on SQLite every transaction holds
+the one writer, and a prune must take its turn with webhooks, not stop them for a minute.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from sqlalchemy import Select, delete, func, select
+
+from bot.db import transaction
+from bot.models import OutboxJob
+from bot.services import Services
+from bot.sql_words import inline_words
+
+#: The statuses a job never leaves.
+FINISHED_JOB_STATUSES = ("done", "failed", "cancelled")
+#: Jobs deleted per transaction.
+PRUNE_BATCH = 500
+
+
+def prune_finished_jobs(
+    services: Services,
+    now: dt.datetime,
+    keep: dt.timedelta,
+    *,
+    dry_run: bool = False,
+    batch: int = PRUNE_BATCH,
+    stopping: Callable[[], bool] = lambda: False,
+) -> int:
+    """Delete (or, in a dry run, count) the jobs finished before `now - keep`; returns how
+    many. Stops between batches once `stopping()` says so; the next prune goes on."""
+    old = finished_jobs(now - keep)
+    if dry_run:
+        with services.sessions() as session:
+            return int(session.scalar(select(func.count()).select_from(old.subquery())) or 0)
+    pruned = 0
+    while not stopping():
+        with transaction(services.sessions, background=True) as session:
+            ids = session.scalars(old.limit(batch)).all()
+            if ids:
+                session.execute(delete(OutboxJob).where(OutboxJob.id.in_(ids)))
+        pruned += len(ids)
+        if len(ids) < batch:
+            break
+    return pruned
+
+
+def finished_jobs(cutoff: dt.datetime) -> Select[int]:
+    """The ids of jobs finished and due before the cutoff: a seek of the (status, due time)
+    index (the statuses are written into the SQL, so the planner knows which entries)."""
+    return select(OutboxJob.id).where(
+        OutboxJob.status.in_(inline_words(FINISHED_JOB_STATUSES)), OutboxJob.due_at < cutoff
+    )
+
+
+__all__ = ["FINISHED_JOB_STATUSES", "finished_jobs", "prune_finished_jobs"]
