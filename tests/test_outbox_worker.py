@@ -348,6 +348,32 @@ async def test_a_due_timer_does_not_wait_behind_paced_sends(
     assert len(fake.delivered) == 10  # every text still goes, at the pace
 
 
+timer_threads: list[threading.Thread] = []
+
+
+def _note_thread(services: Services, session: object, job: OutboxJob, now: dt.datetime) -> None:
+    timer_threads.append(threading.current_thread())  # the object itself: ids can be reused
+
+
+register_timer("test.thread", _note_thread)
+
+
+async def test_rounds_reuse_the_workers_threads(services: Services, clock: FakeClock) -> None:
+    """Each round used to start threads of its own: the event loop waits for every thread it
+    starts, and under load that wait is for the GIL while webhooks queue."""
+    timer_threads.clear()
+    worker = Worker(services, settings())
+    try:
+        for _ in range(5):
+            queue_timer(services, "test.thread")
+            assert await worker.run_once(kind="timer") == 1
+            clock.advance(seconds=1)
+    finally:
+        worker.close()
+    assert len(timer_threads) == 5
+    assert len({id(thread) for thread in timer_threads}) == 1
+
+
 def paced_worker(services: Services, clock: FakeClock) -> Worker:
     """One text a second (a US long code), the clock moved by each pause instead of waiting;
     one job at a time, so the texts arrive in the order claimed."""

@@ -75,6 +75,7 @@ class BackgroundWorker:
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._task
             self._task = None
+        self.worker.close()
 
     async def run(self) -> None:
         """Rounds of timers, rounds of sends and hourly prunes until stopped."""

@@ -101,6 +101,14 @@ class Worker:
         self.released = 0
         #: A timer queued texts since the runner last looked.
         self.queued_sends = False
+        #: Threads for jobs, kept across rounds (see `_threads_for`).
+        self._threads: dict[str, ThreadPoolExecutor] = {}
+
+    def close(self) -> None:
+        """Let the job threads go once idle; a job still running finishes first."""
+        for threads in self._threads.values():
+            threads.shutdown(wait=False)
+        self._threads.clear()
 
     def request_stop(self) -> None:
         """Finish the jobs in hand, then hand the rest of the batch back. It only sets a flag,
@@ -154,7 +162,7 @@ class Worker:
         # (on SQLite, its one writer) in front of other work.
         concurrency = 1 if kind == "timer" else self.concurrency
         try:
-            await self._run_lanes(batch, concurrency)
+            await self._run_lanes(batch, concurrency, self._threads_for(kind, concurrency))
         finally:
             unstarted = batch.unstarted()
             if unstarted:
@@ -165,23 +173,30 @@ class Worker:
             raise batch.errors[0]
         return Round(started=len(batch.started), more_due=more_due)
 
-    async def _run_lanes(self, batch: _Batch, concurrency: int) -> None:
-        """Run the batch's lanes side by side, at most `concurrency` jobs at once.
+    def _threads_for(self, kind: JobKind | None, concurrency: int) -> ThreadPoolExecutor:
+        """The job threads of one kind of round, made once per worker.
 
-        The jobs get threads of their own, not the loop's default pool: a connector's send
-        runs on the loop and may need that pool (the Twilio SDK does), so jobs waiting for
-        their sends must never fill it.
+        Jobs get threads of their own, not the loop's default pool: a connector's send runs
+        on the loop and may need that pool (the Twilio SDK does), so jobs waiting for their
+        sends must never fill it. Timers have their own, so a handoff's routing never waits
+        for a thread behind sends waiting on the provider. Made once: a pool per round
+        started new threads every round, and the event loop waits for each new thread to
+        start, which under load means waiting for the GIL while webhooks queue.
         """
+        name = "timer" if kind == "timer" else "send"
+        threads = self._threads.get(name)
+        if threads is None:
+            threads = ThreadPoolExecutor(concurrency, thread_name_prefix=f"doorway-{name}")
+            self._threads[name] = threads
+        return threads
+
+    async def _run_lanes(self, batch: _Batch, concurrency: int, threads: Executor) -> None:
+        """Run the batch's lanes side by side, at most `concurrency` jobs at once (a cancelled
+        round leaves the jobs it started to finish in their threads)."""
         lanes = by_recipient(batch.claims) if concurrency > 1 else [batch.claims]
         turns = asyncio.Semaphore(concurrency)
-        threads = ThreadPoolExecutor(
-            min(concurrency, len(lanes)), thread_name_prefix="doorway-outbox"
-        )
-        try:
-            # Lanes catch their own errors, so every lane has ended when this returns.
-            await asyncio.gather(*(self._run_lane(lane, batch, turns, threads) for lane in lanes))
-        finally:
-            threads.shutdown(wait=False)  # a cancelled round leaves its sends to finish
+        # Lanes catch their own errors, so every lane has ended when this returns.
+        await asyncio.gather(*(self._run_lane(lane, batch, turns, threads) for lane in lanes))
 
     async def _run_lane(
         self, lane: list[Claim], batch: _Batch, turns: asyncio.Semaphore, threads: Executor
@@ -560,4 +575,8 @@ async def run_once(
     services: Services, *, limit: int | None = None, settings: OutboxSettings | None = None
 ) -> int:
     """One round with a fresh worker (the CLI's `--once`, tests); returns jobs handled."""
-    return await Worker(services, settings).run_once(limit=limit)
+    worker = Worker(services, settings)
+    try:
+        return await worker.run_once(limit=limit)
+    finally:
+        worker.close()
