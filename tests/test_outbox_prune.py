@@ -4,6 +4,7 @@ prune`: the queue's table does not grow with every text, and nothing still to do
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from pathlib import Path
 
@@ -126,3 +127,24 @@ def test_the_prune_command(tmp_path: Path) -> None:
     refused = run(["outbox", "prune", "--days", "0"], tmp_path)
     assert refused.returncode == 2
     assert "must be 1 or more" in refused.stderr
+
+
+def test_a_prune_skips_rows_another_worker_holds(services: Services) -> None:
+    """Workers prune at the same moments (at start, hourly): on PostgreSQL each takes rows
+    nobody holds instead of waiting for another's batch, and counts only what it deleted."""
+    if services.engine.dialect.name != "postgresql":
+        pytest.skip("row locks: PostgreSQL (SQLite has one writer)")
+    held, free = queue_texts(services, ["+12125550140", "+12125550141"])
+    _age(services, held, "done", 45)
+    _age(services, free, "done", 45)
+    with services.engine.connect() as other:
+        other.execute(select(OutboxJob.id).where(OutboxJob.id == held).with_for_update())
+        outcome: list[int] = []
+        pruning = threading.Thread(
+            target=lambda: outcome.append(prune_finished_jobs(services, services.clock(), KEEP))
+        )
+        pruning.start()
+        pruning.join(timeout=10)
+        assert outcome == [1], "the prune waited for the held row"
+        other.rollback()
+    assert _left(services, [held, free]) == [held]

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from typing import Any, cast
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import CursorResult, Select, delete, func, select
 
 from bot.db import transaction
 from bot.models import OutboxJob
@@ -48,13 +49,19 @@ def prune_finished_jobs(
     if dry_run:
         with services.sessions() as session:
             return int(session.scalar(select(func.count()).select_from(old.subquery())) or 0)
+    # Several workers prune at once on PostgreSQL: each takes rows no other holds.
+    taken = old.with_for_update(skip_locked=True).limit(batch)
     pruned = 0
     while not stopping():
         with transaction(services.sessions, background=True) as session:
-            ids = session.scalars(old.limit(batch)).all()
+            ids = session.scalars(taken).all()
             if ids:
-                session.execute(delete(OutboxJob).where(OutboxJob.id.in_(ids)))
-        pruned += len(ids)
+                gone = session.execute(
+                    delete(OutboxJob)
+                    .where(OutboxJob.id.in_(ids))
+                    .execution_options(synchronize_session=False)
+                )
+                pruned += cast(CursorResult[Any], gone).rowcount
         if len(ids) < batch:
             break
     return pruned
