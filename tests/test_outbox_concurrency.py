@@ -24,9 +24,11 @@ from bot.outbox.worker import Outcome, by_recipient
 from bot.services import Services
 from connectors.base import SendResult
 from tests.conftest import FakeClock
+from tests.fakes.telegram_harness import CHAT, Harness
 from tests.fakes.twilio_api import FakeTwilio, SentRequest, running_fake
 from tests.fakes.twilio_app import attach
 from tests.outbox_support import queue_texts, statuses
+from tests.test_telegram_buttons import text_update
 
 SEND_SECONDS = 0.2  # how long the fake holds each request
 PEOPLE = [f"+12125550{n:03d}" for n in range(100, 110)]  # 555-01xx: fictional
@@ -158,6 +160,46 @@ def test_a_reserved_slot_is_never_handed_out_twice(clock: FakeClock) -> None:
     pace.give_back(unused)  # the latest slot, not sent in: the next job may have it
     assert pace.reserve("sms").wait == 0.0
     assert SenderPace(per_second=0, clock=clock).reserve("sms").wait == 0.0
+
+
+@pytest.mark.parametrize(
+    ("sender", "waits"),
+    [
+        ("sms", [0.0, 1.0, 2.0]),  # a US long code: one text a second
+        ("telegram", [0.0, 0.1, 0.2]),  # its own pace
+        ("web", [0.0, 1.0, 2.0]),  # a channel without one: the default
+        ("console", [0.0, 0.0, 0.0]),  # a channel's own 0: no limit there
+    ],
+)
+def test_each_channel_keeps_its_own_pace(clock: FakeClock, sender: str, waits: list[float]) -> None:
+    pace = SenderPace(per_second=1, clock=clock, per_channel={"telegram": 10, "console": 0})
+    assert [pace.reserve(sender).wait for _ in waits] == pytest.approx(waits)
+
+
+async def test_telegram_replies_are_not_held_to_the_sms_pace(tg: Harness) -> None:
+    """Telegram replies go through the outbox. At the SMS pace of one a second, the last of
+    six people writing at once waited eleven seconds for the last of twelve replies;
+    Telegram's own pace lets a bot send about thirty a second."""
+    services = tg.services
+    for n in range(6):
+        response = await tg.post(text_update(100 + n, "hi", chat=CHAT + n))
+        assert response.status_code == 200
+    slept: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    settings = load_outbox_settings(rate_per_second=1, batch_size=50)
+    worker = Worker(services, settings, sleep=fake_sleep)
+    try:
+        while await worker.run_once():
+            pass
+    finally:
+        worker.close()
+    sent = tg.fake.calls_to("sendMessage")
+    assert len({call.params["chat_id"] for call in sent}) == 6
+    # The clock stands still, so each wait is the slot's distance from the first send.
+    assert max(slept) == pytest.approx((len(sent) - 1) / 30, abs=1e-3)
 
 
 async def test_concurrent_jobs_each_wait_for_their_own_slot(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -108,14 +108,21 @@ class Slot:
 
 
 class SenderPace:
-    """At most `per_second` sends per sender (one channel is one sender), spaced evenly.
+    """At most `per_second` sends per sender (one channel is one sender), spaced evenly;
+    `per_channel` sets a channel's own rate (0: no limit there).
 
     Jobs running side by side reserve a slot before sending instead of checking and then
     marking, which would let two of them see the same free slot and send together.
     """
 
-    def __init__(self, per_second: float, clock: Callable[[], dt.datetime]) -> None:
-        self.interval = dt.timedelta(seconds=1 / per_second) if per_second > 0 else None
+    def __init__(
+        self,
+        per_second: float,
+        clock: Callable[[], dt.datetime],
+        per_channel: Mapping[str, float] | None = None,
+    ) -> None:
+        self.intervals = {channel: _interval(rate) for channel, rate in (per_channel or {}).items()}
+        self.interval = _interval(per_second)
         self.clock = clock
         self._next_free: dict[str, dt.datetime] = {}
 
@@ -125,17 +132,26 @@ class SenderPace:
         Call it on the event loop: nothing awaits between reading and advancing the next free
         time, so concurrent jobs each get their own slot.
         """
-        if self.interval is None:
+        interval = self._interval_of(sender)
+        if interval is None:
             return Slot(sender, None, 0.0)
         now = self.clock()
         at = max(now, self._next_free.get(sender, now))
-        self._next_free[sender] = at + self.interval
+        self._next_free[sender] = at + interval
         return Slot(sender, at, (at - now).total_seconds())
 
     def give_back(self, slot: Slot) -> None:
         """Free a slot the job did not send in (cancelled, rescheduled), so the sends behind it
         do not wait for nothing; only while no later slot was taken, else two would share."""
-        if slot.at is None or self.interval is None:
+        interval = self._interval_of(slot.sender)
+        if slot.at is None or interval is None:
             return
-        if self._next_free.get(slot.sender) == slot.at + self.interval:
+        if self._next_free.get(slot.sender) == slot.at + interval:
             self._next_free[slot.sender] = slot.at
+
+    def _interval_of(self, sender: str) -> dt.timedelta | None:
+        return self.intervals.get(sender, self.interval)
+
+
+def _interval(per_second: float) -> dt.timedelta | None:
+    return dt.timedelta(seconds=1 / per_second) if per_second > 0 else None

@@ -21,6 +21,10 @@ class OutboxSettings(BaseSettings):
 
     #: Messages per second per sender (channel); 0 turns the limit off.
     rate_per_second: float = Field(default=1.0, ge=0)
+    #: Telegram's own pace: its bots may send about 30 messages a second in all (one a
+    #: second to one chat, in short bursts more), and replies go through the outbox, so at
+    #: the SMS pace the tenth person writing at once would wait ten seconds for an answer.
+    telegram_rate_per_second: float = Field(default=30.0, ge=0)
     #: Tries before a message is given up as failed.
     max_attempts: int = Field(default=6, ge=1, le=50)
     #: The longest one send may take before it counts as a transient failure.

@@ -88,7 +88,11 @@ class Worker:
         self.sleep = sleep
         # Jitter only spreads retries in time; it needs no cryptographic randomness.
         self.rng = rng or random.Random()  # noqa: S311
-        self.pace = SenderPace(self.settings.rate_per_second, services.clock)
+        self.pace = SenderPace(
+            self.settings.rate_per_second,
+            services.clock,
+            per_channel={"telegram": self.settings.telegram_rate_per_second},
+        )
         #: Jobs at once in a round (see `OutboxSettings.concurrency`).
         self.concurrency = self.settings.concurrency
         #: How long an address is marked busy while a message to it is with the provider.
@@ -120,8 +124,9 @@ class Worker:
         return limit or self.settings.batch_size
 
     def send_batch_size(self, limit: int | None) -> int:
-        """Sends claimed in one round: what the sender's pace sends in about ROUND_SECONDS,
-        and never more than can be sent well inside the lease."""
+        """Sends claimed in one round: what the SMS pace (the slowest) sends in about
+        ROUND_SECONDS, and never more than can be sent well inside the lease. A round lasts
+        until its last send, so Telegram's faster pace makes its rounds shorter, not bigger."""
         size = self.batch_size(limit)
         rate = self.settings.rate_per_second
         if rate > 0:
