@@ -106,7 +106,7 @@ async def test_our_stop_confirmation_reaches_the_opted_out_person(
 async def test_transient_failure_backs_off_then_succeeds(
     services: Services, fake: FakeTwilio, clock: FakeClock
 ) -> None:
-    text_in(services, "hi", "SM1")
+    queue_texts(services, ["+12125550160", "+12125550161"])  # two people: neither waits
     fake.fail_next(20429, status=429, times=2)
     await run_once(services, settings=settings(), limit=2)
     pending = jobs(services)
@@ -121,13 +121,31 @@ async def test_transient_failure_backs_off_then_succeeds(
     assert [j.status for j in jobs(services)] == ["done", "done"]
 
 
+async def test_a_text_waiting_for_its_retry_is_not_overtaken_by_the_next(
+    services: Services, fake: FakeTwilio, clock: FakeClock
+) -> None:
+    """Two texts to one person and the first fails for now: the second used to go at once,
+    so the person read them out of order. It waits for the first's retry now."""
+    person = "+12125550162"
+    ids = queue_texts(services, [person, person])
+    fake.fail_next(20429, status=429)
+    await run_once(services, settings=settings())
+    assert fake.delivered == []
+    assert statuses(services, ids) == [("pending", 1), ("pending", 0)]
+    clock.advance(seconds=settings().backoff_cap_seconds)
+    while await run_once(services, settings=settings()):
+        pass
+    assert [r.body for r in fake.delivered] == ["text 0", "text 1"]
+
+
 async def test_gives_up_after_the_attempt_limit(
     services: Services, fake: FakeTwilio, clock: FakeClock
 ) -> None:
     text_in(services, "hi", "SM1")
     fake.fail_always = Failure(30001, 400)
     config = settings(max_attempts=3)
-    for _ in range(3):
+    # The second reply waits for the first to be given up (in order), then has its own tries.
+    for _ in range(6):
         await run_once(services, settings=config)
         clock.advance(seconds=3600)
     assert {j.status for j in jobs(services)} == {"failed"}
@@ -241,7 +259,11 @@ async def test_a_channel_that_is_off_is_retried_not_lost(
     text_in(services, "hi", "SM1")
     services.connectors.clear()
     await run_once(services, settings=settings())
-    assert {(j.status, j.last_error) for j in jobs(services)} == {("pending", "channel_off")}
+    # The first reply waits for its retry; the second waits behind it, untried.
+    assert [(j.status, j.last_error) for j in jobs(services)] == [
+        ("pending", "channel_off"),
+        ("pending", None),
+    ]
 
 
 def test_two_workers_never_claim_the_same_job(services: Services) -> None:

@@ -1,16 +1,19 @@
-"""The rows one outbox job needs (the job, its address, its message), read with the person
-locked: the first and last statements of each of a send's two short transactions."""
+"""The rows one outbox job needs (the job, its address, its message, and whether an earlier
+text to the same person waits for a retry), read with the person locked: the first and last
+statements of each of a send's two short transactions."""
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, bindparam, false, select
+from sqlalchemy.orm import Session, aliased
 
 from bot.models import ChannelIdentity, Contact, Message, OutboxJob
+from bot.sql_words import inline_word
 
 
 @dataclass(frozen=True)
@@ -18,6 +21,9 @@ class JobRows:
     job: OutboxJob
     identity: ChannelIdentity | None  # None for a timer
     message: Message | None  # None for a timer
+    #: When an earlier unscheduled text to the same address, already tried once and waiting
+    #: for its retry, falls due: this one must not overtake it. None when there is none.
+    held_until: dt.datetime | None = None
 
 
 def load_job(session: Session, job_id: int) -> JobRows | None:
@@ -34,15 +40,31 @@ def load_job(session: Session, job_id: int) -> JobRows | None:
     row = session.execute(statement, {"job_id": job_id}).one_or_none()
     if row is None:
         return None
-    job, identity, message = row
-    return JobRows(job, identity, message)
+    job, identity, message, held_until = row
+    return JobRows(job, identity, message, held_until)
 
 
 @functools.cache
-def _job_statement() -> Select[OutboxJob, ChannelIdentity, Message]:
+def _job_statement() -> Select[OutboxJob, ChannelIdentity, Message, dt.datetime]:
     """Built once: building a statement costs about as much CPU as SQLite takes to run it."""
+    earlier = aliased(OutboxJob)
+    held_until = (
+        select(earlier.due_at)
+        .where(
+            earlier.identity_id == OutboxJob.identity_id,
+            earlier.id < OutboxJob.id,
+            earlier.kind == inline_word("send"),
+            earlier.status == inline_word("pending"),
+            earlier.scheduled == false(),
+            earlier.attempts > 0,
+        )
+        .order_by(earlier.id)
+        .limit(1)
+        .correlate(OutboxJob)
+        .scalar_subquery()
+    )
     return (
-        select(OutboxJob, ChannelIdentity, Message)
+        select(OutboxJob, ChannelIdentity, Message, held_until.label("held_until"))
         .outerjoin(ChannelIdentity, ChannelIdentity.id == OutboxJob.identity_id)
         .outerjoin(Message, Message.id == OutboxJob.message_id)
         .where(OutboxJob.id == bindparam("job_id"))

@@ -307,6 +307,11 @@ class Worker:
             reason = self._not_allowed(job, message, identity)
             if reason is not None:
                 return _cancel(job, message, now, reason)
+            if rows.held_until is not None:
+                # An earlier text to the person failed for now and waits for its retry:
+                # this one goes after it, or the person would read the replies out of order.
+                _release(job, max(rows.held_until, now), now)
+                return "deferred"
             if job.scheduled:
                 zones = recipient_zones(identity.address, services.program.tz)
                 allowed = next_allowed(now, zones, services.program.quiet_hours)
