@@ -7,9 +7,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, bindparam, false, select
+from sqlalchemy import ScalarSelect, Select, bindparam, false, select
 from sqlalchemy.orm import Session, aliased
 
 from bot.models import ChannelIdentity, Contact, Message, OutboxJob
@@ -26,29 +26,44 @@ class JobRows:
     held_until: dt.datetime | None = None
 
 
-def load_job(session: Session, job_id: int) -> JobRows | None:
+def load_job(session: Session, job_id: int, *, ask_held: bool = False) -> JobRows | None:
     """The job and what it sends, with the person's contact locked; None if the job is gone.
+    `ask_held` also asks `held_until` (only the check before a send needs it).
 
     On SQLite the transaction already holds the write lock (BEGIN IMMEDIATE): one statement.
     On PostgreSQL the contact is locked first, so the read that follows sees whatever a
     concurrent message from the person (a STOP) committed before it.
     """
-    statement = _job_statement()
+    statement = _job_statement(ask_held)
     if session.get_bind().dialect.name != "sqlite":
         session.execute(_lock_contact_of_job(), {"job_id": job_id})
         statement = statement.execution_options(populate_existing=True)
     row = session.execute(statement, {"job_id": job_id}).one_or_none()
     if row is None:
         return None
-    job, identity, message, held_until = row
-    return JobRows(job, identity, message, held_until)
+    return JobRows(*row)
 
 
 @functools.cache
-def _job_statement() -> Select[OutboxJob, ChannelIdentity, Message, dt.datetime]:
-    """Built once: building a statement costs about as much CPU as SQLite takes to run it."""
+def _job_statement(ask_held: bool) -> Select[Any]:
+    """Built once each: building a statement costs about as much CPU as SQLite takes to run
+    it."""
+    statement = (
+        select(OutboxJob, ChannelIdentity, Message)
+        .outerjoin(ChannelIdentity, ChannelIdentity.id == OutboxJob.identity_id)
+        .outerjoin(Message, Message.id == OutboxJob.message_id)
+        .where(OutboxJob.id == bindparam("job_id"))
+    )
+    if ask_held:
+        return cast(Select[Any], statement.add_columns(_held_until().label("held_until")))
+    return cast(Select[Any], statement)
+
+
+def _held_until() -> ScalarSelect[dt.datetime]:
+    """The due time of the oldest earlier unscheduled send to the job's address that was
+    tried and waits for its retry (on the identity index, within the address's jobs)."""
     earlier = aliased(OutboxJob)
-    held_until = (
+    return (
         select(earlier.due_at)
         .where(
             earlier.identity_id == OutboxJob.identity_id,
@@ -62,12 +77,6 @@ def _job_statement() -> Select[OutboxJob, ChannelIdentity, Message, dt.datetime]
         .limit(1)
         .correlate(OutboxJob)
         .scalar_subquery()
-    )
-    return (
-        select(OutboxJob, ChannelIdentity, Message, held_until.label("held_until"))
-        .outerjoin(ChannelIdentity, ChannelIdentity.id == OutboxJob.identity_id)
-        .outerjoin(Message, Message.id == OutboxJob.message_id)
-        .where(OutboxJob.id == bindparam("job_id"))
     )
 
 

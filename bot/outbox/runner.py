@@ -104,7 +104,7 @@ class BackgroundWorker:
 
     async def _prunes(self) -> None:
         """Finished jobs past `keep_days` go at start and then every `PRUNE_EVERY_SECONDS`
-        (several workers may prune at once: each deletes only rows still there)."""
+        (several workers may prune at once: each takes rows no other holds)."""
         keep = dt.timedelta(days=self.settings.keep_days)
         while not self.worker.stopping:
             try:

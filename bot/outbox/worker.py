@@ -293,7 +293,7 @@ class Worker:
         marks its address busy; a timer runs here whole."""
         services = self.services
         with transaction(services.sessions, background=True) as session:
-            rows = load_job(session, claim.job_id)
+            rows = load_job(session, claim.job_id, ask_held=True)
             if rows is None:
                 return "lost"
             job, identity, message = rows.job, rows.identity, rows.message
