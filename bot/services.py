@@ -24,6 +24,7 @@ from bot.i18n import Catalogs
 from bot.nlu.base import Interpreter, Parse
 from bot.paths import dialogues_dir, locales_dir
 from bot.ratelimit import InboundLimiter, RateLimitSettings
+from bot.writer_lock import WriterLock
 from connectors.base import Connector
 
 T = TypeVar("T")
@@ -45,6 +46,12 @@ class LazyInterpreter:
         self._factory = factory
         self._built: Interpreter | None = None
         self._lock = threading.Lock()
+
+    @property
+    def may_block(self) -> bool:
+        """Whether a parse may wait on more than this CPU: building the models, or the built
+        interpreter's own answer (a Rasa server's)."""
+        return self._built is None or bool(getattr(self._built, "may_block", False))
 
     def warm(self) -> Interpreter:
         if self._built is None:
@@ -80,23 +87,53 @@ class Services:
     #: Called after a commit that queued outbox jobs, with their kinds, to wake the worker.
     on_queued: list[Callable[[Collection[str]], None]] = field(default_factory=list)
     _database_threads: ThreadPoolExecutor | None = field(default=None, repr=False)
+    #: Webhook work queued for or running in the database thread.
+    _in_thread: int = field(default=0, repr=False)
+    _queue_mutex: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    async def in_database_thread(self, work: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        """Run a webhook's blocking database work off the event loop.
+    async def run_database_work(self, work: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run a webhook's blocking database work, in arrival order.
 
-        SQLite has one writer: on it this is a single thread, so messages queue in arrival
-        order instead of a pool of threads taking turns at the lock and the GIL (which cost
-        more CPU than the work). PostgreSQL gets as many threads as the connection pool.
+        SQLite has one writer. When its lock is free, nothing waits in the database thread and
+        understanding the text cannot wait on anything but this CPU (no Rasa server, models
+        built), the work runs right here: handing each message to a thread and back, and the
+        two threads' turns at the GIL, cost more CPU than the work itself. Otherwise it runs in
+        the database thread: a single thread on SQLite, so messages queue in arrival order
+        behind it and the event loop stays free while they wait; PostgreSQL gets as many
+        threads as the connection pool.
         """
+        lock = self._inline_lock()
+        if lock is not None and lock.try_acquire():
+            try:
+                return work(*args, **kwargs)
+            finally:
+                lock.release()
+        threads = self._threads()
+        with self._queue_mutex:
+            self._in_thread += 1
+        done = threads.submit(functools.partial(work, *args, **kwargs))
+        done.add_done_callback(self._left_thread)
+        with webhooks_pending(self.engine):
+            return await asyncio.wrap_future(done)
+
+    def _inline_lock(self) -> WriterLock | None:
+        """The SQLite writer lock when work may run on the caller's thread (see above)."""
+        lock: WriterLock | None = getattr(self.engine, "doorway_writer_lock", None)
+        if lock is None or self._in_thread or getattr(self.interpreter, "may_block", False):
+            return None
+        return lock
+
+    def _threads(self) -> ThreadPoolExecutor:
         if self._database_threads is None:
             pool_size: int = getattr(self.engine.pool, "size", lambda: 5)()
             size = 1 if self.engine.dialect.name == "sqlite" else pool_size
             self._database_threads = ThreadPoolExecutor(size, thread_name_prefix="database")
-        loop = asyncio.get_running_loop()
-        with webhooks_pending(self.engine):
-            return await loop.run_in_executor(
-                self._database_threads, functools.partial(work, *args, **kwargs)
-            )
+        return self._database_threads
+
+    def _left_thread(self, _done: object) -> None:
+        # Run when the work ends or is cancelled before it started: never left counted.
+        with self._queue_mutex:
+            self._in_thread -= 1
 
     def wake_outbox(self, kinds: Collection[str] = ("send", "timer")) -> None:
         """Tell this process's outbox worker that jobs (of these kinds) were committed: it

@@ -44,7 +44,9 @@ class WriterLock:
     Webhooks are "waiting" while any is queued for or running in the database thread
     (`webhooks_pending`), not only while a thread is blocked here: SQLite's webhooks share one
     thread, so at every release no other webhook thread is ever at the lock, and counting
-    only those let background work in after every single message.
+    only those let background work in after every single message. A webhook that finds the
+    lock free and nobody due takes it without queueing (`try_acquire`) and runs on the event
+    loop; one that would wait goes to the database thread and counts as waiting there.
 
     After a background hold of `d` while webhooks wait, background work may not start again
     for `d * (1 - share) / share`; when no webhook waits it runs freely. The holder hands
@@ -112,6 +114,19 @@ class WriterLock:
         except BaseException:
             self._give_up_place(waiter, background)
             raise
+
+    def try_acquire(self) -> bool:
+        """Take the lock for a webhook only if that needs no wait: it is free and no
+        background work is due its turn. False leaves nothing changed and queues nothing."""
+        me = threading.get_ident()
+        with self._mutex:
+            if self._owner == me:
+                self._depth += 1
+                return True
+            if self._owner is None and self._may_start(background=False):
+                self._grant(me, background=False)
+                return True
+            return False
 
     def _wait_for_turn(self, waiter: _Waiter, background: bool) -> None:
         """Woken by the thread that made this one the owner. Background work held back only

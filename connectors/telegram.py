@@ -243,8 +243,8 @@ class TelegramConnector(Connector):
             )
 
     async def _receive(self, inbound: InboundMessage) -> ReceiveResult:
-        # receive() blocks on the database: never on the event loop. It wakes the outbox.
-        return await self.services.in_database_thread(
+        # receive() wakes the outbox for the replies it queued.
+        return await self.services.run_database_work(
             receive, self.services, inbound, reply_inline=False
         )
 

@@ -185,7 +185,7 @@ class TwilioSmsConnector(Connector):
     async def reply_within_budget(self, message: InboundMessage) -> list[OutboundMessage]:
         """Replies for this response, or none if they take longer than the budget: those then
         go through the outbox when ready, so Twilio's timeout never loses them."""
-        future = asyncio.ensure_future(self.services.in_database_thread(self._receive, message))
+        future = asyncio.ensure_future(self.services.run_database_work(self._receive, message))
         done, _ = await asyncio.wait({future}, timeout=self.settings.reply_budget_seconds)
         if future in done:
             return list(future.result().in_response)

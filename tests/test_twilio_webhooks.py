@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import pytest
@@ -12,7 +14,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from bot.models import ChannelIdentity, Contact, Message, OutboxJob
-from bot.nlu.base import Parse
 from bot.outbox import Worker, load_outbox_settings
 from bot.services import Services
 from bot.web.app import create_app
@@ -20,6 +21,7 @@ from connectors.base import OutboundMessage
 from connectors.twilio_sms import INBOUND_PATH, TwilioSmsConnector
 from tests.fakes.twilio_api import FakeTwilio, running_fake
 from tests.fakes.twilio_app import PERSON, attach, fixture_form, inbound_form, signed_post
+from tests.waiting_support import ServerInterpreter, background_holds_the_lock
 
 PUBLIC_URL = "https://doorway.example.org"
 
@@ -207,18 +209,21 @@ def test_inline_replies_store_their_segment_count(
     assert all(m.segments is not None and m.segments >= 1 for m in out)
 
 
+@pytest.mark.parametrize("held_up_by", ["a busy database", "a slow understanding server"])
 def test_a_slow_reply_goes_through_the_outbox_instead_of_being_lost(
-    sqlite_services: Services, fake: FakeTwilio
+    sqlite_services: Services, fake: FakeTwilio, held_up_by: str
 ) -> None:
     connector = attach(sqlite_services, fake, PUBLIC_URL, reply_budget_seconds=0.05)
-
-    def slow_crisis_check(text: str, language: str, parse: Parse | None) -> str | None:
-        time.sleep(0.5)
-        return None
-
-    sqlite_services.detect_crisis = slow_crisis_check
+    busy = background_holds_the_lock(sqlite_services) if held_up_by == "a busy database" else None
+    if held_up_by == "a slow understanding server":
+        sqlite_services.interpreter = ServerInterpreter(sqlite_services.interpreter, delay=0.5)
     with TestClient(create_app(sqlite_services, [connector]), base_url=PUBLIC_URL) as client:
-        response = signed_post(client, INBOUND_PATH, fixture_form("valid"), public_url=PUBLIC_URL)
+        with busy or nullcontext() as done:
+            if done is not None:
+                threading.Timer(0.5, done.set).start()  # the outbox's work takes 0.5 s
+            response = signed_post(
+                client, INBOUND_PATH, fixture_form("valid"), public_url=PUBLIC_URL
+            )
         assert response.status_code == 200
         assert twiml_messages(response.text) == []
         deadline = time.monotonic() + 10

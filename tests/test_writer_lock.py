@@ -278,3 +278,34 @@ def test_a_wait_interrupted_by_a_signal_gives_up_its_place(background: bool) -> 
     later.daemon = True  # on the old code it waits for ever
     later.start()
     assert taken.wait(timeout=2), "the lock went to the interrupted waiter"
+
+
+def test_a_webhook_takes_the_lock_without_waiting_only_when_nobody_is_due() -> None:
+    """What a webhook run on the event loop may do: take a free lock, never queue for one."""
+    clock = Clock()
+    lock = WriterLock(clock=clock)
+    assert lock.try_acquire()  # free
+    assert lock.try_acquire()  # the holder again
+    lock.release()
+    outsider: list[bool] = []
+    thread = threading.Thread(target=lambda: outsider.append(lock.try_acquire()))
+    thread.start()
+    thread.join(timeout=5)
+    assert outsider == [False]  # held by another thread: no wait, nothing queued
+    assert lock.waiting() == 0
+    lock.release()
+
+    with lock.webhooks_pending():
+        Queue(lock, clock).take("b0:10")  # background work held it while a webhook waited
+        started: list[float] = []
+        job = _outbox_job(lock, started)  # and waits out its pause, asleep
+        deadline = time.monotonic() + 5
+        while lock.waiting() == 0:
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+        assert lock.try_acquire()  # still paused: the webhook goes first
+        lock.release()
+        clock.now += 10  # the pause is over: the background work is due its turn
+        assert not lock.try_acquire()
+    job.join(timeout=5)
+    assert started

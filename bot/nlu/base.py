@@ -58,6 +58,9 @@ class Parse:
 
 
 class Interpreter(Protocol):
-    """Anything that turns a message into a `Parse`; never raises on any text."""
+    """Anything that turns a message into a `Parse`; never raises on any text.
+
+    One whose parse waits on more than the CPU (a server) says so with `may_block = True`.
+    """
 
     def parse(self, text: str, language: str) -> Parse: ...

@@ -110,6 +110,9 @@ class RasaInterpreter:
     model would misread text in other languages.
     """
 
+    #: A parse waits on the server (up to `timeout`): webhooks never run it on the event loop.
+    may_block = True
+
     def __init__(
         self,
         url: str,
