@@ -94,16 +94,17 @@ class Services:
     async def run_database_work(self, work: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run a webhook's blocking database work, in arrival order.
 
-        SQLite has one writer. When its lock is free, nothing waits in the database thread and
-        understanding the text cannot wait on anything but this CPU (no Rasa server, models
-        built), the work runs right here: handing each message to a thread and back, and the
-        two threads' turns at the GIL, cost more CPU than the work itself. Otherwise it runs in
-        the database thread: a single thread on SQLite, so messages queue in arrival order
-        behind it and the event loop stays free while they wait; PostgreSQL gets as many
-        threads as the connection pool.
+        On SQLite the work runs right here on the event loop, when its turn at the one writer's
+        lock comes (waited for without blocking the loop): handing each message to a thread
+        and back, and the two threads' turns at the GIL, cost more CPU than the work itself.
+        Work that may wait on more than this CPU (understanding by a Rasa server, models still
+        to build) runs in the database thread instead, so the loop never waits for it, and
+        whatever came after it follows it there. PostgreSQL gets as many database threads as
+        the connection pool.
         """
         lock = self._inline_lock()
-        if lock is not None and lock.try_acquire():
+        if lock is not None:
+            await lock.acquire_on_loop()
             try:
                 return work(*args, **kwargs)
             finally:
@@ -117,7 +118,7 @@ class Services:
             return await asyncio.wrap_future(done)
 
     def _inline_lock(self) -> WriterLock | None:
-        """The SQLite writer lock when work may run on the caller's thread (see above)."""
+        """The SQLite writer lock when work may run on the event loop (see above)."""
         lock: WriterLock | None = getattr(self.engine, "doorway_writer_lock", None)
         if lock is None or self._in_thread or getattr(self.interpreter, "may_block", False):
             return None

@@ -17,6 +17,7 @@ at p99 14-17 ms.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -36,6 +37,29 @@ class _Waiter:
         self.ident = ident
         self.wake = threading.Lock()
         self.wake.acquire()
+
+    def go(self) -> None:
+        self.wake.release()
+
+
+class _LoopWaiter:
+    """One queued coroutine. The lock is handed to a token of its own (its event loop's
+    thread may run other coroutines meanwhile, which must not count as the holder), and the
+    coroutine takes it over when it wakes."""
+
+    __slots__ = ("granted", "ident", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.ident = -id(self)  # no thread has a negative ident
+        self.loop = loop
+        self.granted: asyncio.Future[None] = loop.create_future()
+
+    def go(self) -> None:
+        self.loop.call_soon_threadsafe(self._wake)
+
+    def _wake(self) -> None:
+        if not self.granted.done():
+            self.granted.set_result(None)
 
 
 class WriterLock:
@@ -65,7 +89,10 @@ class WriterLock:
         self._owner_is_background = False
         self._since = 0.0
         self._depth = 0
-        self._waiting: dict[bool, deque[_Waiter]] = {False: deque(), True: deque()}
+        self._waiting: dict[bool, deque[_Waiter | _LoopWaiter]] = {
+            False: deque(),
+            True: deque(),
+        }
         self._webhooks_pending = 0
         self._background_not_before = 0.0
 
@@ -96,7 +123,7 @@ class WriterLock:
                 self._webhooks_pending -= 1
                 waiter = self._hand_over() if self._owner is None else None
             if waiter is not None:
-                waiter.wake.release()
+                waiter.go()
 
     def acquire(self, *, background: bool = False) -> None:
         me = threading.get_ident()
@@ -128,6 +155,22 @@ class WriterLock:
                 return True
             return False
 
+    async def acquire_on_loop(self) -> None:
+        """For a webhook run on the event loop: the lock at once if `try_acquire` would get
+        it, else the webhook's place in the queue, waited for without blocking the loop."""
+        if self.try_acquire():
+            return
+        waiter = _LoopWaiter(asyncio.get_running_loop())
+        with self._mutex:
+            self._waiting[False].append(waiter)
+        try:
+            await waiter.granted
+        except BaseException:
+            self._give_up_place(waiter, background=False)
+            raise
+        with self._mutex:
+            self._owner = threading.get_ident()  # from the waiter's token to this thread
+
     def _wait_for_turn(self, waiter: _Waiter, background: bool) -> None:
         """Woken by the thread that made this one the owner. Background work held back only
         by its pause, with the lock idle, looks again when the pause ends."""
@@ -142,13 +185,16 @@ class WriterLock:
                     self._grant(me, True)
                     return
 
-    def _give_up_place(self, waiter: _Waiter, background: bool) -> None:
-        """An interrupted wait (a signal's exception in the main thread) leaves the queue. Left
-        in it, the waiter would be handed the lock by the next release and nobody would ever
-        release it: every later transaction of the process would wait for ever."""
+    def _give_up_place(self, waiter: _Waiter | _LoopWaiter, background: bool) -> None:
+        """An interrupted wait (a signal's exception in the main thread, a cancelled
+        coroutine) leaves the queue. Left in it, the waiter would be handed the lock by the
+        next release and nobody would ever release it: every later transaction of the process
+        would wait for ever."""
         with self._mutex:
             if self._owner == waiter.ident:
-                granted, next_waiter = True, None  # handed over as the wait was interrupted
+                # Handed over as the wait was interrupted: released below, by this thread.
+                self._owner = threading.get_ident()
+                granted, next_waiter = True, None
             else:
                 granted = False
                 self._waiting[background].remove(waiter)
@@ -156,7 +202,7 @@ class WriterLock:
         if granted:
             self.release()
         elif next_waiter is not None:
-            next_waiter.wake.release()
+            next_waiter.go()
 
     def release(self) -> None:
         with self._mutex:
@@ -171,7 +217,7 @@ class WriterLock:
                 self._background_not_before = now + (now - self._since) * self._payback
             waiter = self._hand_over()
         if waiter is not None:
-            waiter.wake.release()
+            waiter.go()
 
     def waiting(self) -> int:
         """Threads queued right now, both kinds."""
@@ -190,7 +236,7 @@ class WriterLock:
             return not self._waiting[True] and self._background_may_go()
         return not (self._waiting[True] and self._background_may_go())
 
-    def _hand_over(self) -> _Waiter | None:
+    def _hand_over(self) -> _Waiter | _LoopWaiter | None:
         """Make the next waiter the owner (the caller wakes it): background work whose pause
         is over, else the oldest webhook; None leaves the lock free."""
         for background in (True, False):

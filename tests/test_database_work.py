@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import pytest
 
@@ -16,7 +17,6 @@ from tests.waiting_support import ServerInterpreter, background_holds_the_lock
     ("situation", "runs_on"),
     [
         ("nothing else going on", "event loop"),
-        ("the outbox's work holds the writer lock", "database thread"),
         ("understanding waits on a server", "database thread"),
         ("the models are not built yet", "database thread"),
     ],
@@ -29,20 +29,37 @@ async def test_where_a_webhooks_work_runs(
     if situation == "the models are not built yet":
         built = sqlite_services.interpreter
         sqlite_services.interpreter = LazyInterpreter(lambda: built)
-    loop_thread = threading.get_ident()
-    if situation == "the outbox's work holds the writer lock":
-        with background_holds_the_lock(sqlite_services) as done:
-            ran_on = asyncio.ensure_future(sqlite_services.run_database_work(threading.get_ident))
-            await asyncio.sleep(0.05)
-            assert ran_on.done()  # the loop did not wait for the lock; the thread did not
-            done.set()  # need it: this work takes no lock
-    else:
-        ran_on = asyncio.ensure_future(sqlite_services.run_database_work(threading.get_ident))
-    where = "event loop" if await ran_on == loop_thread else "database thread"
+    ran_on = await sqlite_services.run_database_work(threading.get_ident)
+    where = "event loop" if ran_on == threading.get_ident() else "database thread"
     assert where == runs_on
 
 
-async def test_a_later_message_never_overtakes_one_waiting_in_the_database_thread(
+async def test_webhooks_wait_for_the_outboxs_work_without_holding_up_the_loop(
+    sqlite_services: Services,
+) -> None:
+    order: list[str] = []
+
+    def work(name: str) -> int:
+        order.append(name)
+        return threading.get_ident()
+
+    with background_holds_the_lock(sqlite_services) as done:
+        waiting = [
+            asyncio.ensure_future(sqlite_services.run_database_work(work, name))
+            for name in ("first", "second", "third")
+        ]
+        started = time.monotonic()
+        await asyncio.sleep(0.05)  # the loop goes on while they wait
+        assert time.monotonic() - started < 1
+        assert order == []
+        done.set()
+        later = await sqlite_services.run_database_work(work, "later")
+    threads = await asyncio.gather(*waiting)
+    assert order == ["first", "second", "third", "later"]
+    assert set(threads) == {later} == {threading.get_ident()}
+
+
+async def test_a_later_message_never_overtakes_one_in_the_database_thread(
     sqlite_services: Services,
 ) -> None:
     order: list[str] = []
@@ -52,9 +69,11 @@ async def test_a_later_message_never_overtakes_one_waiting_in_the_database_threa
         gate.wait(5)
         order.append("first")
 
-    with background_holds_the_lock(sqlite_services):
-        earlier = asyncio.ensure_future(sqlite_services.run_database_work(first))
-        await asyncio.sleep(0.01)  # handed to the database thread, the lock being held
+    local = sqlite_services.interpreter
+    sqlite_services.interpreter = ServerInterpreter(local)
+    earlier = asyncio.ensure_future(sqlite_services.run_database_work(first))
+    await asyncio.sleep(0.01)  # in the database thread, understanding waiting on a server
+    sqlite_services.interpreter = local
     later = asyncio.ensure_future(sqlite_services.run_database_work(order.append, "later"))
     await asyncio.sleep(0.01)
     gate.set()

@@ -3,6 +3,7 @@ webhooks wait, nobody starved, the holder may re-enter."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import threading
 import time
@@ -309,3 +310,55 @@ def test_a_webhook_takes_the_lock_without_waiting_only_when_nobody_is_due() -> N
         assert not lock.try_acquire()
     job.join(timeout=5)
     assert started
+
+
+async def test_a_webhook_on_the_event_loop_waits_its_turn_without_blocking_the_loop() -> None:
+    lock = WriterLock()
+    holding, done = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with lock:
+            holding.set()
+            done.wait(5)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holding.wait(5)
+    waiting = asyncio.ensure_future(lock.acquire_on_loop())
+    await asyncio.sleep(0.02)  # the loop runs on
+    assert not waiting.done() and lock.waiting() == 1
+    done.set()
+    await asyncio.wait_for(waiting, 5)
+    lock.release()  # taken over by this thread: released here
+    holder.join()
+
+
+@pytest.mark.parametrize("cancelled", ["while queued", "after the lock was handed to it"])
+async def test_a_cancelled_webhook_on_the_event_loop_never_keeps_the_lock(cancelled: str) -> None:
+    lock = WriterLock()
+    holding, done = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with lock:
+            holding.set()
+            done.wait(5)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holding.wait(5)
+    waiting = asyncio.ensure_future(lock.acquire_on_loop())
+    await asyncio.sleep(0.01)
+    if cancelled == "after the lock was handed to it":
+        done.set()
+        holder.join()  # blocks the loop: handed over, the coroutine not yet woken
+        assert lock.waiting() == 0
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    done.set()
+    holder.join()
+    taken: list[bool] = []
+    other = threading.Thread(target=lambda: taken.append(lock.try_acquire()))
+    other.start()
+    other.join(timeout=5)
+    assert taken == [True] and lock.waiting() == 0
