@@ -312,9 +312,9 @@ def test_a_webhook_takes_the_lock_without_waiting_only_when_nobody_is_due() -> N
     assert started
 
 
-async def test_a_webhook_on_the_event_loop_waits_its_turn_without_blocking_the_loop() -> None:
-    lock = WriterLock()
-    holding, done = threading.Event(), threading.Event()
+def held_by_another_thread(lock: WriterLock, done: threading.Event) -> threading.Thread:
+    """A thread holding the lock until `done` is set."""
+    holding = threading.Event()
 
     def hold() -> None:
         with lock:
@@ -324,6 +324,13 @@ async def test_a_webhook_on_the_event_loop_waits_its_turn_without_blocking_the_l
     holder = threading.Thread(target=hold)
     holder.start()
     assert holding.wait(5)
+    return holder
+
+
+async def test_a_webhook_on_the_event_loop_waits_its_turn_without_blocking_the_loop() -> None:
+    lock = WriterLock()
+    done = threading.Event()
+    holder = held_by_another_thread(lock, done)
     waiting = asyncio.ensure_future(lock.acquire_on_loop())
     await asyncio.sleep(0.02)  # the loop runs on
     assert not waiting.done() and lock.waiting() == 1
@@ -336,16 +343,8 @@ async def test_a_webhook_on_the_event_loop_waits_its_turn_without_blocking_the_l
 @pytest.mark.parametrize("cancelled", ["while queued", "after the lock was handed to it"])
 async def test_a_cancelled_webhook_on_the_event_loop_never_keeps_the_lock(cancelled: str) -> None:
     lock = WriterLock()
-    holding, done = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with lock:
-            holding.set()
-            done.wait(5)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    assert holding.wait(5)
+    done = threading.Event()
+    holder = held_by_another_thread(lock, done)
     waiting = asyncio.ensure_future(lock.acquire_on_loop())
     await asyncio.sleep(0.01)
     if cancelled == "after the lock was handed to it":
