@@ -38,8 +38,9 @@ class _Waiter:
         self.wake = threading.Lock()
         self.wake.acquire()
 
-    def go(self) -> None:
+    def go(self) -> bool:
         self.wake.release()
+        return True
 
 
 class _LoopWaiter:
@@ -54,8 +55,13 @@ class _LoopWaiter:
         self.loop = loop
         self.granted: asyncio.Future[None] = loop.create_future()
 
-    def go(self) -> None:
-        self.loop.call_soon_threadsafe(self._wake)
+    def go(self) -> bool:
+        """False when its event loop is closed: nothing will ever take the lock over."""
+        try:
+            self.loop.call_soon_threadsafe(self._wake)
+        except RuntimeError:
+            return False
+        return True
 
     def _wake(self) -> None:
         if not self.granted.done():
@@ -123,7 +129,7 @@ class WriterLock:
                 self._webhooks_pending -= 1
                 waiter = self._hand_over() if self._owner is None else None
             if waiter is not None:
-                waiter.go()
+                self._wake(waiter)
 
     def acquire(self, *, background: bool = False) -> None:
         me = threading.get_ident()
@@ -197,12 +203,14 @@ class WriterLock:
                 granted, next_waiter = True, None
             else:
                 granted = False
-                self._waiting[background].remove(waiter)
+                queue = self._waiting[background]
+                if waiter in queue:  # not when passed over, its event loop closed
+                    queue.remove(waiter)
                 next_waiter = self._hand_over() if self._owner is None else None
         if granted:
             self.release()
         elif next_waiter is not None:
-            next_waiter.go()
+            self._wake(next_waiter)
 
     def release(self) -> None:
         with self._mutex:
@@ -217,7 +225,20 @@ class WriterLock:
                 self._background_not_before = now + (now - self._since) * self._payback
             waiter = self._hand_over()
         if waiter is not None:
-            waiter.go()
+            self._wake(waiter)
+
+    def _wake(self, waiter: _Waiter | _LoopWaiter) -> None:
+        """Wake the waiter just made the owner; one whose event loop has closed cannot take
+        the lock over, so it goes to the next in line instead of staying held for ever."""
+        while not waiter.go():
+            with self._mutex:
+                if self._owner != waiter.ident:
+                    return
+                self._owner, self._depth = None, 0
+                next_waiter = self._hand_over()
+            if next_waiter is None:
+                return
+            waiter = next_waiter
 
     def waiting(self) -> int:
         """Threads queued right now, both kinds."""

@@ -361,3 +361,19 @@ async def test_a_cancelled_webhook_on_the_event_loop_never_keeps_the_lock(cancel
     other.start()
     other.join(timeout=5)
     assert taken == [True] and lock.waiting() == 0
+
+
+def test_a_webhook_whose_event_loop_closed_while_it_waited_never_keeps_the_lock() -> None:
+    lock = WriterLock()
+    done = threading.Event()
+    holder = held_by_another_thread(lock, done)
+    loop = asyncio.new_event_loop()
+    waiting = loop.create_task(lock.acquire_on_loop())
+    loop.run_until_complete(asyncio.sleep(0.01))
+    assert lock.waiting() == 1
+    loop.close()  # as a crashed server's loop may, with the wait still queued
+    done.set()  # the holder hands over to the waiter, whose loop can no longer wake it
+    holder.join(timeout=5)
+    assert lock.try_acquire()
+    lock.release()
+    waiting.get_coro().close()  # what is left of the wait ends quietly
