@@ -74,9 +74,11 @@ class WriterLock:
     Webhooks are "waiting" while any is queued for or running in the database thread
     (`webhooks_pending`), not only while a thread is blocked here: SQLite's webhooks share one
     thread, so at every release no other webhook thread is ever at the lock, and counting
-    only those let background work in after every single message. A webhook that finds the
-    lock free and nobody due takes it without queueing (`try_acquire`) and runs on the event
-    loop; one that would wait goes to the database thread and counts as waiting there.
+    only those let background work in after every single message. Webhooks run on the event
+    loop take the lock at once when it is free and nobody is due (`try_acquire`), else queue
+    as coroutines (`acquire_on_loop`), waiting like any queued webhook. Nothing on an event
+    loop's thread may wait here with `acquire`: a webhook handed the lock on that loop could
+    then never take it over (blocking work goes through `asyncio.to_thread`, as it does).
 
     After a background hold of `d` while webhooks wait, background work may not start again
     for `d * (1 - share) / share`; when no webhook waits it runs freely. The holder hands
