@@ -76,7 +76,8 @@ class WriterLock:
     thread, so at every release no other webhook thread is ever at the lock, and counting
     only those let background work in after every single message. Webhooks run on the event
     loop take the lock at once when it is free and nobody is due (`try_acquire`), else queue
-    as coroutines (`acquire_on_loop`), waiting like any queued webhook. Nothing on an event
+    as coroutines (`acquire_on_loop`), waiting like any queued webhook; the outbox's checks
+    and timers take their background turns there the same way. Nothing on an event
     loop's thread may wait here with `acquire`: a webhook handed the lock on that loop could
     then never take it over (blocking work goes through `asyncio.to_thread`, as it does).
 
@@ -136,11 +137,7 @@ class WriterLock:
     def acquire(self, *, background: bool = False) -> None:
         me = threading.get_ident()
         with self._mutex:
-            if self._owner == me:
-                self._depth += 1
-                return
-            if self._owner is None and self._may_start(background):
-                self._grant(me, background)
+            if self._take_at_once(me, background):
                 return
             waiter = _Waiter(me)
             self._waiting[background].append(waiter)
@@ -153,31 +150,57 @@ class WriterLock:
     def try_acquire(self) -> bool:
         """Take the lock for a webhook only if that needs no wait: it is free and no
         background work is due its turn. False leaves nothing changed and queues nothing."""
-        me = threading.get_ident()
         with self._mutex:
-            if self._owner == me:
-                self._depth += 1
-                return True
-            if self._owner is None and self._may_start(background=False):
-                self._grant(me, background=False)
-                return True
-            return False
+            return self._take_at_once(threading.get_ident(), background=False)
 
-    async def acquire_on_loop(self) -> None:
-        """For a webhook run on the event loop: the lock at once if `try_acquire` would get
-        it, else the webhook's place in the queue, waited for without blocking the loop."""
-        if self.try_acquire():
-            return
+    async def acquire_on_loop(self, *, background: bool = False) -> None:
+        """For work run on an event loop (a webhook's; on SQLite the outbox's checks): the
+        lock at once when `acquire` would take it without waiting, else a place in its queue,
+        waited for without blocking the loop."""
+        me = threading.get_ident()
         waiter = _LoopWaiter(asyncio.get_running_loop())
         with self._mutex:
-            self._waiting[False].append(waiter)
+            if self._take_at_once(me, background):
+                return
+            self._waiting[background].append(waiter)
         try:
-            await waiter.granted
+            await self._loop_turn(waiter, background)
         except BaseException:
-            self._give_up_place(waiter, background=False)
+            self._give_up_place(waiter, background)
             raise
         with self._mutex:
-            self._owner = threading.get_ident()  # from the waiter's token to this thread
+            self._owner = me  # from the waiter's token to this thread
+
+    async def _loop_turn(self, waiter: _LoopWaiter, background: bool) -> None:
+        """`_wait_for_turn` for a coroutine: background work held back only by its pause,
+        with the lock idle, looks again when the pause ends."""
+        if not background:
+            await waiter.granted
+            return
+        while True:
+            try:
+                await asyncio.wait_for(asyncio.shield(waiter.granted), self._pause_left())
+                return
+            except TimeoutError:
+                with self._mutex:
+                    if self._owner == waiter.ident:
+                        return  # handed over just as the wait ran out
+                    queue = self._waiting[True]
+                    if self._owner is None and queue[0] is waiter and self._background_may_go():
+                        queue.popleft()
+                        self._grant(waiter.ident, True)
+                        return
+
+    def _take_at_once(self, me: int, background: bool) -> bool:
+        """Under the mutex: the holder enters again, or a newcomer takes the free lock when
+        nobody is due before it."""
+        if self._owner == me:
+            self._depth += 1
+            return True
+        if self._owner is None and self._may_start(background):
+            self._grant(me, background)
+            return True
+        return False
 
     def _wait_for_turn(self, waiter: _Waiter, background: bool) -> None:
         """Woken by the thread that made this one the owner. Background work held back only

@@ -245,14 +245,14 @@ def first_job_raises(services: Services, fake: FakeTwilio) -> tuple[list[int], W
     ids = queue_texts(services, PEOPLE[:6])
     fake.on_request = InFlight(SEND_SECONDS)
     outbox = worker(services, concurrency=2)
-    process = outbox.process
+    check = outbox._check
 
-    def fail_the_first(claim: Claim, loop: asyncio.AbstractEventLoop) -> Outcome:
+    def fail_the_first(claim: Claim) -> Outcome | object:
         if claim.job_id == ids[0]:
             raise RuntimeError("a fault of this one job, or the database went away")
-        return process(claim, loop)
+        return check(claim)
 
-    outbox.process = fail_the_first  # type: ignore[method-assign]
+    outbox._check = fail_the_first  # type: ignore[method-assign,assignment]
     return ids, outbox
 
 
@@ -326,3 +326,31 @@ async def test_a_refused_send_whose_answer_cannot_be_written_is_tried_again(
     assert await outbox.run_once() == 1
     assert statuses(services, ids) == [("done", 2)]
     assert len(fake.delivered) == 1
+
+
+async def test_on_sqlite_the_check_runs_on_the_loop_and_the_send_in_a_job_thread(
+    services: Services, fake: FakeTwilio
+) -> None:
+    """The check is database work only: on SQLite it takes the writer lock's background turn
+    on the event loop. The send may wait on the provider, so it never runs there."""
+    queue_texts(services, PEOPLE[:2])
+    outbox = worker(services)
+    check, send = outbox._check, outbox._send
+    ran: dict[str, set[int]] = collections.defaultdict(set)
+
+    def checked(claim: Claim) -> Any:
+        ran["check"].add(threading.get_ident())
+        return check(claim)
+
+    def sent(*args: Any) -> Outcome:
+        ran["send"].add(threading.get_ident())
+        return send(*args)
+
+    outbox._check = checked  # type: ignore[method-assign]
+    outbox._send = sent  # type: ignore[method-assign]
+    assert await outbox.run_once() == 2
+    assert len(fake.delivered) == 2
+    loop = threading.get_ident()
+    on_loop = services.engine.dialect.name == "sqlite"
+    assert ran["check"] == ({loop} if on_loop else ran["send"])
+    assert loop not in ran["send"]

@@ -377,3 +377,17 @@ def test_a_webhook_whose_event_loop_closed_while_it_waited_never_keeps_the_lock(
     assert lock.try_acquire()
     lock.release()
     waiting.get_coro().close()  # what is left of the wait ends quietly
+
+
+async def test_background_work_on_the_loop_waits_out_its_pause_then_goes() -> None:
+    clock = Clock()
+    lock = WriterLock(clock=clock)
+    with lock.webhooks_pending():
+        with lock.held(background=True):
+            clock.now += 0.05  # a 50 ms timer while a webhook waits: a 50 ms pause
+        waiting = asyncio.ensure_future(lock.acquire_on_loop(background=True))
+        await asyncio.sleep(0.02)
+        assert not waiting.done()  # paused, with the lock idle and nobody to hand it over
+        clock.now += 0.05  # the pause is over: it looks again and goes
+        await asyncio.wait_for(waiting, 2)
+    lock.release()

@@ -34,6 +34,7 @@ from bot.outbox.policy import SenderPace, Slot, backoff, next_allowed, recipient
 from bot.outbox.rows import load_job
 from bot.outbox.settings import BUSY_MARGIN_SECONDS, OutboxSettings, load_outbox_settings
 from bot.services import Services
+from bot.writer_lock import WriterLock
 from connectors.base import Connector, OutboundMessage, SendResult
 
 log = logging.getLogger(__name__)
@@ -232,7 +233,7 @@ class Worker:
         # Started from here on: a job handed to a thread may send, so it is never released.
         batch.started.add(claim.job_id)
         try:
-            outcome = await loop.run_in_executor(threads, self.process, claim, loop)
+            outcome = await self._run(claim, threads, loop)
         except Exception as exc:
             # One job's fault (a row the keys cannot read, a broken constraint) must not stop
             # every other job: it backs off alone. Its lane stops, so none of the person's
@@ -244,6 +245,25 @@ class Worker:
         if outcome not in _SENT_OR_TRIED:
             self._give_back(slot)
         return True
+
+    async def _run(
+        self, claim: Claim, threads: Executor, loop: asyncio.AbstractEventLoop
+    ) -> Outcome:
+        """On SQLite the job's check (a timer: all of it) runs on the event loop, at the
+        writer lock's background turn: it is database work only, and a job thread trading
+        the GIL with the loop's webhooks cost more than it. The send and its record run in a
+        job thread, which may wait on the provider. PostgreSQL runs the whole job there."""
+        lock: WriterLock | None = getattr(self.services.engine, "doorway_writer_lock", None)
+        if lock is None:
+            return await loop.run_in_executor(threads, self.process, claim, loop)
+        await lock.acquire_on_loop(background=True)
+        try:
+            checked = self._check(claim)
+        finally:
+            lock.release()
+        if not isinstance(checked, _Send):
+            return checked
+        return await loop.run_in_executor(threads, self._send, claim, checked, loop)
 
     def _ending(self, batch: _Batch) -> bool:
         return self.stopping or bool(batch.errors)
@@ -282,6 +302,10 @@ class Worker:
         checked = self._check(claim)
         if not isinstance(checked, _Send):
             return checked
+        return self._send(claim, checked, loop)
+
+    def _send(self, claim: Claim, checked: _Send, loop: asyncio.AbstractEventLoop) -> Outcome:
+        """Send what the check allowed, with no lock held, then record the answer."""
         result = self._deliver(checked.connector, checked.outbound, loop)
         try:
             return self._finish(claim, checked, result)
