@@ -75,7 +75,7 @@ class WriterLock:
     (`webhooks_pending`), not only while a thread is blocked here: SQLite's webhooks share one
     thread, so at every release no other webhook thread is ever at the lock, and counting
     only those let background work in after every single message. Webhooks run on the event
-    loop take the lock at once when it is free and nobody is due (`try_acquire`), else queue
+    loop take the lock at once when it is free and nobody is due, else queue
     as coroutines (`acquire_on_loop`), waiting like any queued webhook; the outbox's checks
     and timers take their background turns there the same way. Nothing on an event
     loop's thread may wait here with `acquire`: a webhook handed the lock on that loop could
@@ -146,12 +146,6 @@ class WriterLock:
         except BaseException:
             self._give_up_place(waiter, background)
             raise
-
-    def try_acquire(self) -> bool:
-        """Take the lock for a webhook only if that needs no wait: it is free and no
-        background work is due its turn. False leaves nothing changed and queues nothing."""
-        with self._mutex:
-            return self._take_at_once(threading.get_ident(), background=False)
 
     async def acquire_on_loop(self, *, background: bool = False) -> None:
         """For work run on an event loop (a webhook's; on SQLite the outbox's checks): the

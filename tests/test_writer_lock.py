@@ -281,21 +281,11 @@ def test_a_wait_interrupted_by_a_signal_gives_up_its_place(background: bool) -> 
     assert taken.wait(timeout=2), "the lock went to the interrupted waiter"
 
 
-def test_a_webhook_takes_the_lock_without_waiting_only_when_nobody_is_due() -> None:
-    """What a webhook run on the event loop may do: take a free lock, never queue for one."""
+async def test_a_webhook_on_the_loop_takes_the_lock_at_once_only_when_nobody_is_due() -> None:
     clock = Clock()
     lock = WriterLock(clock=clock)
-    assert lock.try_acquire()  # free
-    assert lock.try_acquire()  # the holder again
+    await asyncio.wait_for(lock.acquire_on_loop(), 1)  # free
     lock.release()
-    outsider: list[bool] = []
-    thread = threading.Thread(target=lambda: outsider.append(lock.try_acquire()))
-    thread.start()
-    thread.join(timeout=5)
-    assert outsider == [False]  # held by another thread: no wait, nothing queued
-    assert lock.waiting() == 0
-    lock.release()
-
     with lock.webhooks_pending():
         Queue(lock, clock).take("b0:10")  # background work held it while a webhook waited
         started: list[float] = []
@@ -303,13 +293,30 @@ def test_a_webhook_takes_the_lock_without_waiting_only_when_nobody_is_due() -> N
         deadline = time.monotonic() + 5
         while lock.waiting() == 0:
             assert time.monotonic() < deadline
-            time.sleep(0.001)
-        assert lock.try_acquire()  # still paused: the webhook goes first
+            await asyncio.sleep(0.001)
+        await asyncio.wait_for(lock.acquire_on_loop(), 1)  # still paused: the webhook goes
         lock.release()
         clock.now += 10  # the pause is over: the background work is due its turn
-        assert not lock.try_acquire()
+        waiting = asyncio.ensure_future(lock.acquire_on_loop())
+        await asyncio.sleep(0.01)
+        assert not waiting.done() and lock.waiting() == 2  # queued behind it
+        await asyncio.wait_for(waiting, 2)
+        assert started  # the background work went first
+        lock.release()
     job.join(timeout=5)
-    assert started
+
+
+def free_for_another_thread(lock: WriterLock) -> bool:
+    """Whether another thread can take the lock now (and give it back)."""
+    taken = threading.Event()
+
+    def take() -> None:
+        with lock:
+            taken.set()
+
+    thread = threading.Thread(target=take, daemon=True)
+    thread.start()
+    return taken.wait(timeout=5)
 
 
 def held_by_another_thread(lock: WriterLock, done: threading.Event) -> threading.Thread:
@@ -356,11 +363,7 @@ async def test_a_cancelled_webhook_on_the_event_loop_never_keeps_the_lock(cancel
         await waiting
     done.set()
     holder.join()
-    taken: list[bool] = []
-    other = threading.Thread(target=lambda: taken.append(lock.try_acquire()))
-    other.start()
-    other.join(timeout=5)
-    assert taken == [True] and lock.waiting() == 0
+    assert free_for_another_thread(lock) and lock.waiting() == 0
 
 
 def test_a_webhook_whose_event_loop_closed_while_it_waited_never_keeps_the_lock() -> None:
@@ -374,8 +377,7 @@ def test_a_webhook_whose_event_loop_closed_while_it_waited_never_keeps_the_lock(
     loop.close()  # as a crashed server's loop may, with the wait still queued
     done.set()  # the holder hands over to the waiter, whose loop can no longer wake it
     holder.join(timeout=5)
-    assert lock.try_acquire()
-    lock.release()
+    assert free_for_another_thread(lock)
     waiting.get_coro().close()  # what is left of the wait ends quietly
 
 
