@@ -82,17 +82,22 @@ def transaction(factory: sessionmaker[Session], *, background: bool = False) -> 
         yield session
 
 
+def writer_lock(engine: Engine | None) -> WriterLock | None:
+    """The process's SQLite writer lock (see `make_engine`); None on PostgreSQL."""
+    return getattr(engine, "doorway_writer_lock", None)
+
+
 def webhooks_pending(engine: Engine) -> AbstractContextManager[object]:
     """Around a webhook's database work: on SQLite, background work gives it the writer lock's
     time while it is queued, not only while it waits at the lock (see `bot.writer_lock`)."""
-    lock = getattr(engine, "doorway_writer_lock", None)
+    lock = writer_lock(engine)
     return lock.webhooks_pending() if lock is not None else nullcontext()
 
 
 def _writer_lock(
     factory: sessionmaker[Session], background: bool
 ) -> AbstractContextManager[object]:
-    lock = getattr(factory.kw.get("bind"), "doorway_writer_lock", None)
+    lock = writer_lock(factory.kw.get("bind"))
     return lock.held(background=background) if lock is not None else nullcontext()
 
 

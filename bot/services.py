@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Program, Settings, load_program
 from bot.crypto import Vault
-from bot.db import make_engine, session_factory, webhooks_pending
+from bot.db import make_engine, session_factory, webhooks_pending, writer_lock
 from bot.dialogue.loader import load_checked
 from bot.dialogue.spec import DialogueSpec
 from bot.i18n import Catalogs
@@ -119,7 +119,7 @@ class Services:
 
     def _inline_lock(self) -> WriterLock | None:
         """The SQLite writer lock when work may run on the event loop (see above)."""
-        lock: WriterLock | None = getattr(self.engine, "doorway_writer_lock", None)
+        lock = writer_lock(self.engine)
         if lock is None or self._in_thread or getattr(self.interpreter, "may_block", False):
             return None
         return lock

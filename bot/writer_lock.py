@@ -71,15 +71,13 @@ class _LoopWaiter:
 class WriterLock:
     """A re-entrant lock with two queues, each served in arrival order.
 
-    Webhooks are "waiting" while any is queued for or running in the database thread
-    (`webhooks_pending`), not only while a thread is blocked here: SQLite's webhooks share one
-    thread, so at every release no other webhook thread is ever at the lock, and counting
-    only those let background work in after every single message. Webhooks run on the event
-    loop take the lock at once when it is free and nobody is due, else queue
-    as coroutines (`acquire_on_loop`), waiting like any queued webhook; the outbox's checks
-    and timers take their background turns there the same way. Nothing on an event
-    loop's thread may wait here with `acquire`: a webhook handed the lock on that loop could
-    then never take it over (blocking work goes through `asyncio.to_thread`, as it does).
+    Webhooks are "waiting" while any is queued here or, where understanding waits on a
+    server, queued for or running in the database thread (`webhooks_pending`): counting only
+    the one at the lock let background work in after every single message. On SQLite webhooks
+    and the outbox's checks run on the event loop and wait as coroutines (`acquire_on_loop`),
+    each kind in its queue like a thread. Nothing on an event loop's thread may wait with
+    `acquire`: a webhook handed the lock on that loop could then never take it over (blocking
+    work goes through `asyncio.to_thread`, as it does).
 
     After a background hold of `d` while webhooks wait, background work may not start again
     for `d * (1 - share) / share`; when no webhook waits it runs freely. The holder hands
@@ -152,10 +150,10 @@ class WriterLock:
         lock at once when `acquire` would take it without waiting, else a place in its queue,
         waited for without blocking the loop."""
         me = threading.get_ident()
-        waiter = _LoopWaiter(asyncio.get_running_loop())
         with self._mutex:
             if self._take_at_once(me, background):
                 return
+            waiter = _LoopWaiter(asyncio.get_running_loop())
             self._waiting[background].append(waiter)
         try:
             await self._loop_turn(waiter, background)
@@ -176,14 +174,8 @@ class WriterLock:
                 await asyncio.wait_for(asyncio.shield(waiter.granted), self._pause_left())
                 return
             except TimeoutError:
-                with self._mutex:
-                    if self._owner == waiter.ident:
-                        return  # handed over just as the wait ran out
-                    queue = self._waiting[True]
-                    if self._owner is None and queue[0] is waiter and self._background_may_go():
-                        queue.popleft()
-                        self._grant(waiter.ident, True)
-                        return
+                if self._owns_after_pause(waiter):
+                    return
 
     def _take_at_once(self, me: int, background: bool) -> bool:
         """Under the mutex: the holder enters again, or a newcomer takes the free lock when
@@ -199,16 +191,22 @@ class WriterLock:
     def _wait_for_turn(self, waiter: _Waiter, background: bool) -> None:
         """Woken by the thread that made this one the owner. Background work held back only
         by its pause, with the lock idle, looks again when the pause ends."""
-        me = waiter.ident
         while not waiter.wake.acquire(timeout=self._pause_left() if background else -1):
-            with self._mutex:
-                if self._owner == me:
-                    return  # handed over just as the wait ran out
-                queue = self._waiting[True]
-                if self._owner is None and queue[0] is waiter and self._background_may_go():
-                    queue.popleft()
-                    self._grant(me, True)
-                    return
+            if self._owns_after_pause(waiter):
+                return
+
+    def _owns_after_pause(self, waiter: _Waiter | _LoopWaiter) -> bool:
+        """A background waiter's look when its wait ran out: handed the lock just then, or
+        first in line at an idle lock with its pause over (it takes it); else it waits on."""
+        with self._mutex:
+            if self._owner == waiter.ident:
+                return True
+            queue = self._waiting[True]
+            if self._owner is None and queue[0] is waiter and self._background_may_go():
+                queue.popleft()
+                self._grant(waiter.ident, True)
+                return True
+            return False
 
     def _give_up_place(self, waiter: _Waiter | _LoopWaiter, background: bool) -> None:
         """An interrupted wait (a signal's exception in the main thread, a cancelled

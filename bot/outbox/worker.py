@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from bot import metrics
 from bot.compliance import send_in_flight
-from bot.db import transaction
+from bot.db import transaction, writer_lock
 from bot.messaging import jobs_queued, outbound_from_stored
 from bot.models import ChannelIdentity, Message, OutboxJob
 from bot.outbox.claim import Claim, JobKind, claim_jobs, release
@@ -34,7 +34,6 @@ from bot.outbox.policy import SenderPace, Slot, backoff, next_allowed, recipient
 from bot.outbox.rows import load_job
 from bot.outbox.settings import BUSY_MARGIN_SECONDS, OutboxSettings, load_outbox_settings
 from bot.services import Services
-from bot.writer_lock import WriterLock
 from connectors.base import Connector, OutboundMessage, SendResult
 
 log = logging.getLogger(__name__)
@@ -184,8 +183,9 @@ class Worker:
 
         Jobs get threads of their own, not the loop's default pool: a connector's send runs
         on the loop and may need that pool (the Twilio SDK does), so jobs waiting for their
-        sends must never fill it. Timers have their own, so a handoff's routing never waits
-        for a thread behind sends waiting on the provider. Made once: a pool per round
+        sends must never fill it. Timers have their own (PostgreSQL; SQLite runs them on the
+        loop), so a handoff's routing never waits for a thread behind sends waiting on the
+        provider. Made once: a pool per round
         started new threads every round, and the event loop waits for each new thread to
         start, which under load means waiting for the GIL while webhooks queue.
         """
@@ -253,7 +253,7 @@ class Worker:
         writer lock's background turn: it is database work only, and a job thread trading
         the GIL with the loop's webhooks cost more than it. The send and its record run in a
         job thread, which may wait on the provider. PostgreSQL runs the whole job there."""
-        lock: WriterLock | None = getattr(self.services.engine, "doorway_writer_lock", None)
+        lock = writer_lock(self.services.engine)
         if lock is None:
             return await loop.run_in_executor(threads, self.process, claim, loop)
         await lock.acquire_on_loop(background=True)
