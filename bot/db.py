@@ -53,11 +53,28 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        pages = getattr(engine, _AUTOCHECKPOINT, None)
+        if pages is not None:  # a thread checkpoints instead (bot.wal_checkpoints)
+            cursor.execute(f"PRAGMA wal_autocheckpoint={int(pages)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+#: The engine's attribute holding the auto-checkpoint threshold its new connections get.
+_AUTOCHECKPOINT = "doorway_wal_autocheckpoint"
+
+
+def set_autocheckpoint(engine: Engine, pages: int | None) -> None:
+    """The WAL size (pages) past which a commit on one of the engine's SQLite connections
+    made from now on checkpoints itself; None for SQLite's own (1,000)."""
+    if pages is None:
+        if hasattr(engine, _AUTOCHECKPOINT):
+            delattr(engine, _AUTOCHECKPOINT)
+    else:
+        setattr(engine, _AUTOCHECKPOINT, int(pages))
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

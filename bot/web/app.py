@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from http import HTTPStatus
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from bot.followup import api as followup_api
 from bot.outbox import BackgroundWorker
 from bot.ratelimit import RateLimitSettings
 from bot.services import Services
+from bot.wal_checkpoints import WalCheckpointer
 from bot.web import health, invites
 from bot.web.limits import BodyLimit
 from bot.web.openapi import document_errors
@@ -43,18 +44,25 @@ def create_app(
     """Build the app around one services object; each connector mounts its own routes.
 
     With `worker`, the outbox worker runs for the app's lifetime (one process on SQLite).
+    On SQLite a thread copies the write-ahead log back for the app's lifetime, so commits
+    on the event loop never do (`bot.wal_checkpoints`).
     """
     from connectors.web_chat import WebChatConnector
 
+    checkpoints = (
+        WalCheckpointer(services.engine) if services.engine.dialect.name == "sqlite" else None
+    )
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        if worker is not None:
-            await worker.start()
-        try:
-            yield
-        finally:
+        async with AsyncExitStack() as running:
+            if checkpoints is not None:
+                checkpoints.start()
+                running.callback(checkpoints.stop)
             if worker is not None:
-                await worker.stop()
+                await worker.start()
+                running.push_async_callback(worker.stop)
+            yield
 
     app = FastAPI(
         title="Doorway", version="0.1.0", docs_url=None, redoc_url=None, lifespan=lifespan
