@@ -112,6 +112,8 @@ class Row:
 ROWS = [
     # a first message from a person: the welcome rides in the TwiML response
     Row("valid", "valid", "valid", 200, replied("Hi, this is Doorway Demo")),
+    # signed over the URL with its port written out (":443"): Twilio's other form, accepted
+    Row("signed with the port", "valid", "with_port", 200, replied("Hi, this is Doorway Demo")),
     # no X-Twilio-Signature at all: refused before anything is read or stored
     Row("unsigned", "valid", None, 403, stored_nothing),
     # signed with another token: refused

@@ -11,12 +11,13 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urlparse
 
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
+from twilio.request_validator import add_port
 
 from bot.db import transaction
 from bot.identities import find_identity
@@ -73,10 +74,13 @@ def signed_post(
     signature: str | None = "valid",
     token: str = AUTH_TOKEN,
 ) -> Response:
-    """POST a form as Twilio would; `signature` is "valid", "wrong" or None (unsigned)."""
+    """POST a form as Twilio would; `signature` is "valid", "with_port" (over the URL with its
+    default port written out, as Twilio signs some requests), "wrong" or None (unsigned)."""
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
     if signature == "valid":
         headers["X-Twilio-Signature"] = sign(token, public_url + path, params)
+    elif signature == "with_port":
+        headers["X-Twilio-Signature"] = sign(token, add_port(urlparse(public_url + path)), params)
     elif signature == "wrong":
         headers["X-Twilio-Signature"] = sign("0" * 32, public_url + path, params)
     return client.post(path, content=urlencode(dict(params)), headers=headers)
