@@ -78,7 +78,8 @@ class WalCheckpointer:
         self._thread.start()
 
     def stop(self) -> None:
-        """End the thread after a last checkpoint."""
+        """End the thread after a last checkpoint. That checkpoint waits for the writer lock
+        like the thread's: call this off the event loop (see `WriterLock`)."""
         thread = self._thread
         if thread is None:
             return

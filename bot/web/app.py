@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from http import HTTPStatus
@@ -58,7 +59,8 @@ def create_app(
         async with AsyncExitStack() as running:
             if checkpoints is not None:
                 checkpoints.start()
-                running.callback(checkpoints.stop)
+                # Its last checkpoint waits for the writer lock: never on the event loop.
+                running.push_async_callback(asyncio.to_thread, checkpoints.stop)
             if worker is not None:
                 await worker.start()
                 running.push_async_callback(worker.stop)
