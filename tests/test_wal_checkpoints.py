@@ -135,8 +135,11 @@ def test_the_thread_runs_for_the_app_on_sqlite_only(
         assert "doorway-wal-checkpoints" not in {t.name for t in threading.enumerate()}
 
 
-def test_postgresql_is_refused(services: Services) -> None:
-    if services.engine.dialect.name == "sqlite":
-        pytest.skip("the PostgreSQL case")
-    with pytest.raises(ValueError, match="SQLite"):
-        WalCheckpointer(services.engine)
+def test_postgresql_is_refused(pg_schema_url: str) -> None:
+    vault = Vault.from_keys(generate_encryption_key(), generate_index_key())
+    engine = make_engine(pg_schema_url, vault)
+    try:
+        with pytest.raises(ValueError, match="SQLite"):
+            WalCheckpointer(engine)
+    finally:
+        engine.dispose()
