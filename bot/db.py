@@ -70,11 +70,7 @@ _AUTOCHECKPOINT = "doorway_wal_autocheckpoint"
 def set_autocheckpoint(engine: Engine, pages: int | None) -> None:
     """The WAL size (pages) past which a commit on one of the engine's SQLite connections
     made from now on checkpoints itself; None for SQLite's own (1,000)."""
-    if pages is None:
-        if hasattr(engine, _AUTOCHECKPOINT):
-            delattr(engine, _AUTOCHECKPOINT)
-    else:
-        setattr(engine, _AUTOCHECKPOINT, int(pages))
+    setattr(engine, _AUTOCHECKPOINT, pages)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
