@@ -2,9 +2,9 @@
 
 In WAL mode SQLite appends each commit to the write-ahead log and, once the log passes 1,000
 pages, the commit that crosses the mark copies the log back into the database file and syncs
-both files before it returns: a checkpoint. Measured in a run of 2,100 intake messages, one
-commit in fifty did so and took 4-5.6 ms instead of 0.08 ms, and checkpoints were a third of
-all commit time. On SQLite that commit runs on the event loop, so every request waited too.
+both files before it returns: a checkpoint. Measured in runs of 2,100 intake messages, one
+commit in fifty did so and took 4-7.4 ms instead of about 0.1 ms: a fifth to two fifths of all
+commit time. On SQLite that commit runs on the event loop, so every request waited too.
 
 A server process now checkpoints from this thread instead, every `INTERVAL_SECONDS`, on a
 connection of its own. The sqlite3 module lets go of the GIL while SQLite works, so the
