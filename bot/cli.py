@@ -95,7 +95,6 @@ def _run_server(services: Services, host: str, port: int, *, telegram_polling: b
 
     from bot.heap import freeze_startup_objects
     from bot.outbox import BackgroundWorker, load_outbox_settings
-    from bot.services import LazyInterpreter
     from bot.web.app import create_app
     from bot.web.factory import GRACE_SECONDS, connectors_for
 
@@ -106,8 +105,7 @@ def _run_server(services: Services, host: str, port: int, *, telegram_polling: b
     in_process = services.settings.is_sqlite if outbox.in_process is None else outbox.in_process
     worker = BackgroundWorker(services, outbox) if in_process else None
 
-    if isinstance(services.interpreter, LazyInterpreter):
-        services.interpreter.warm()
+    services.warm_up()
 
     for line in channel_status():
         print(line)

@@ -7,7 +7,13 @@ from dataclasses import dataclass
 
 from bot.dialogue.effects import Say
 from bot.i18n import N_
-from bot.language import detect_language, language_offer_line, requested_language, table
+from bot.language import (
+    detect_language,
+    language_offer_line,
+    requested_language,
+    table,
+    warm_detector,
+)
 from bot.nlu.base import Entity, Parse
 
 CHANGE_LANGUAGE = "change_language"
@@ -55,13 +61,23 @@ def choose_language(
         if requested in enabled:
             return LanguageChoice(requested, chosen=True)
         return LanguageChoice(fallback, unavailable=True)
-    # Detect among every language we know, so writing in one that is not enabled is noticed.
-    detected = detect_language(text, {*table().known(), *enabled})
+    detected = detect_language(text, detection_languages(enabled))
     if detected is not None and detected in enabled:
         return LanguageChoice(detected, chosen=True)
     if detected is not None:
         return LanguageChoice(fallback, unavailable=True)
     return LanguageChoice(fallback, offer=not informed and len(enabled) > 1)
+
+
+def detection_languages(enabled: Collection[str]) -> set[str]:
+    """Detection is among every language we know, so writing in one that is not enabled is
+    noticed."""
+    return {*table().known(), *enabled}
+
+
+def warm_language_detection(enabled: Collection[str]) -> None:
+    """At start-up: the detector `choose_language` uses, built before the first message."""
+    warm_detector(detection_languages(enabled))
 
 
 def dialogue_parse(

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from bot.config import ConfigError, load_settings
 from bot.heap import freeze_startup_objects
 from bot.keys import with_local_keys
-from bot.services import LazyInterpreter, Services, build_services
+from bot.services import Services, build_services
 from connectors.base import Connector
 
 if TYPE_CHECKING:  # the outbox worker imports this module for its channels, never the app
@@ -65,9 +65,7 @@ def app() -> FastAPI:
     services = services_from_environment()
     connectors = connectors_for(services)
     services.connectors.update({c.name: c for c in connectors})
-    if isinstance(services.interpreter, LazyInterpreter):
-        services.interpreter.warm()  # before the first request, not during it
-    services.detect_crisis("hello", services.program.default_language, None)  # loads lexicon
+    services.warm_up()  # before the first request, not during it
     built = create_app(services, connectors)
     inner = built.router.lifespan_context
 
