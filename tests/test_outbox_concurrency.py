@@ -24,11 +24,10 @@ from bot.outbox.worker import Outcome, by_recipient
 from bot.services import Services
 from connectors.base import SendResult
 from tests.conftest import FakeClock
-from tests.fakes.telegram_harness import CHAT, Harness
+from tests.fakes.telegram_harness import CHAT, Harness, text_update
 from tests.fakes.twilio_api import FakeTwilio, SentRequest, running_fake
 from tests.fakes.twilio_app import attach
 from tests.outbox_support import queue_texts, statuses
-from tests.test_telegram_buttons import text_update
 
 SEND_SECONDS = 0.2  # how long the fake holds each request
 PEOPLE = [f"+12125550{n:03d}" for n in range(100, 110)]  # 555-01xx: fictional

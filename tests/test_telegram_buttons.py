@@ -4,7 +4,6 @@ change nothing and get a polite note."""
 from __future__ import annotations
 
 import copy
-from typing import Any
 
 from sqlalchemy import func, select
 
@@ -15,7 +14,7 @@ from connectors.base import AnswerTo, InboundMessage, step_token
 from connectors.telegram_callbacks import MAX_CALLBACK_BYTES
 from connectors.telegram_texts import MSG_BUTTON_EXPIRED
 from tests.fakes.telegram_api import Call
-from tests.fakes.telegram_harness import CHAT, Harness, fixture
+from tests.fakes.telegram_harness import CHAT, Harness, fixture, text_update
 
 OTHER_CHAT = 5550002
 
@@ -23,14 +22,6 @@ OTHER_CHAT = 5550002
 def buttons(call: Call) -> list[tuple[str, str]]:
     markup = call.params.get("reply_markup") or {"inline_keyboard": []}
     return [(b["text"], b["callback_data"]) for row in markup["inline_keyboard"] for b in row]
-
-
-def text_update(update_id: int, text: str, chat: int = CHAT) -> dict[str, Any]:
-    update = fixture("message")
-    update["update_id"] = update_id
-    update["message"]["text"] = text
-    update["message"]["chat"]["id"] = update["message"]["from"]["id"] = chat
-    return update
 
 
 def tap(update_id: int, query_id: str, data: str, label: str = "1. Talk with someone today"):

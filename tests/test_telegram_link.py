@@ -4,7 +4,6 @@ the person intake."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -19,7 +18,7 @@ from connectors.telegram_callbacks import sign_command
 from connectors.telegram_coach import CoachMessage
 from connectors.telegram_texts import MSG_LINK_FAILED, MSG_LINKED
 from tests.conftest import FakeClock
-from tests.fakes.telegram_harness import CHAT, Harness, fixture
+from tests.fakes.telegram_harness import CHAT, Harness, fixture, text_update
 
 COACH = "Maya Coach"
 
@@ -114,14 +113,6 @@ def test_unknown_responder(services: Services) -> None:
 # --- through the bot ---------------------------------------------------------------------------
 
 
-def says(update_id: int, text: str, chat: int = CHAT) -> dict[str, Any]:
-    update = fixture("message")
-    update["update_id"] = update_id
-    update["message"]["text"] = text
-    update["message"]["chat"]["id"] = update["message"]["from"]["id"] = chat
-    return update
-
-
 def person_side_rows(services: Services) -> tuple[int, int]:
     with services.sessions() as session:
         identities = session.scalar(select(func.count()).select_from(ChannelIdentity))
@@ -132,10 +123,10 @@ def person_side_rows(services: Services) -> tuple[int, int]:
 async def test_link_then_no_intake(tg: Harness) -> None:
     add_coach(tg.services)
     code = new_code(tg.services)
-    assert (await tg.post(says(1, f"/link {code}"))).status_code == 200
+    assert (await tg.post(text_update(1, f"/link {code}"))).status_code == 200
     assert tg.fake.sent_texts() == [MSG_LINKED]
-    assert (await tg.post(says(2, "hi"))).status_code == 200
-    assert (await tg.post(says(3, "/start"))).status_code == 200
+    assert (await tg.post(text_update(2, "hi"))).status_code == 200
+    assert (await tg.post(text_update(3, "/start"))).status_code == 200
     await tg.deliver()
     # A linked chat is a responder's: no intake, the handoff engine answers instead.
     assert tg.fake.sent_texts()[1:] == [NO_OPEN, NO_OPEN]
@@ -148,8 +139,8 @@ async def test_link_then_no_intake(tg: Harness) -> None:
 async def test_a_used_code_fails_politely(tg: Harness) -> None:
     add_coach(tg.services)
     code = new_code(tg.services)
-    await tg.post(says(1, f"/link {code}"))
-    assert (await tg.post(says(2, f"/link {code}", chat=5550003))).status_code == 200
+    await tg.post(text_update(1, f"/link {code}"))
+    assert (await tg.post(text_update(2, f"/link {code}", chat=5550003))).status_code == 200
     assert tg.fake.sent_texts() == [MSG_LINKED, MSG_LINK_FAILED]
     assert person_side_rows(tg.services) == (0, 0)  # /link never starts an intake
 
@@ -163,8 +154,8 @@ async def test_coach_handler_hook_gets_text_and_signed_taps(tg: Harness) -> None
 
     tg.connector.coach_handler = handler
     coach_id = add_coach(tg.services)
-    await tg.post(says(1, f"/link {new_code(tg.services)}"))
-    await tg.post(says(2, "accept A K3F7"))
+    await tg.post(text_update(1, f"/link {new_code(tg.services)}"))
+    await tg.post(text_update(2, "accept A K3F7"))
     tap = fixture("callback_query")
     chat = str(tap["callback_query"]["message"]["chat"]["id"])
     tap["callback_query"]["data"] = sign_command(tg.connector.signer, chat, "A K3F7")

@@ -37,6 +37,15 @@ def fixture(name: str) -> Any:
         return raw
 
 
+def text_update(update_id: int, text: str, chat: int = CHAT) -> dict[str, Any]:
+    """A person's text message as Telegram delivers it, from `chat`."""
+    update = fixture("message")
+    update["update_id"] = update_id
+    update["message"]["text"] = text
+    update["message"]["chat"]["id"] = update["message"]["from"]["id"] = chat
+    return update
+
+
 def settings_for(fake: FakeTelegram) -> TelegramSettings:
     return TelegramSettings(bot_token=TOKEN, webhook_secret=SECRET, api_base=fake.base_url)
 
