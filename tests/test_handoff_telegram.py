@@ -16,10 +16,10 @@ from bot.db import transaction
 from bot.models import Handoff, Shift
 from bot.services import Services
 from connectors.base import InboundMessage
-from tests.fakes.telegram_harness import CHAT, Harness, fixture, running_harness
+from tests.fakes.telegram_harness import CHAT, Harness, fixture, running_harness, text_update
 from tests.fakes.twilio_api import FakeTwilio, running_fake
 from tests.fakes.twilio_app import PERSON, attach
-from tests.test_telegram_link import add_coach, new_code, says
+from tests.test_telegram_link import add_coach, new_code
 
 INTAKE = ["hi", "1", "Sam", "yes", "1", "asap", "1"]
 
@@ -68,7 +68,7 @@ async def test_sms_person_telegram_coach(both: tuple[Harness, FakeTwilio]) -> No
                     available=True,
                 )
             )
-    await tg.post(says(1, f"/link {new_code(services)}"))
+    await tg.post(text_update(1, f"/link {new_code(services)}"))
 
     def person(text: str, n: int) -> None:
         receive(
@@ -92,7 +92,7 @@ async def test_sms_person_telegram_coach(both: tuple[Harness, FakeTwilio]) -> No
     assert any(r.to == PERSON and r.body.startswith("Good news: Maya") for r in sms.requests)
     assert f"You have request {code}" in tg.fake.sent_texts()[-1]
 
-    await tg.post(says(2, "Hi Sam, I can call you in 10 minutes"))
+    await tg.post(text_update(2, "Hi Sam, I can call you in 10 minutes"))
     await tg.deliver()
     assert sms.requests[-1].to == PERSON
     assert sms.requests[-1].body == "Hi Sam, I can call you in 10 minutes"
@@ -101,7 +101,7 @@ async def test_sms_person_telegram_coach(both: tuple[Harness, FakeTwilio]) -> No
     await tg.deliver()
     assert tg.fake.sent_texts()[-1] == f"{code} Sam: ok thank you"
 
-    await tg.post(says(3, "DONE"))
+    await tg.post(text_update(3, "DONE"))
     await tg.deliver()
     outcome = dict(buttons(tg))
     await tg.post(tap(outcome["We connected"], 2))
