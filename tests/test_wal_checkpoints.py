@@ -124,22 +124,13 @@ def test_stopping_copies_what_is_left_and_hands_back_to_sqlite(engine: Engine) -
         assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
 
 
-def test_the_thread_runs_for_the_app_on_sqlite_only(
-    sqlite_services: Services, services: Services
-) -> None:
-    for each in (sqlite_services, services):
-        with TestClient(create_app(each)):
-            running = {t.name for t in threading.enumerate()}
-            expected = each.engine.dialect.name == "sqlite"
-            assert ("doorway-wal-checkpoints" in running) is expected
-        assert "doorway-wal-checkpoints" not in {t.name for t in threading.enumerate()}
-
-
-def test_postgresql_is_refused(pg_schema_url: str) -> None:
-    vault = Vault.from_keys(generate_encryption_key(), generate_index_key())
-    engine = make_engine(pg_schema_url, vault)
-    try:
+def test_the_thread_runs_for_the_app_on_sqlite_only(services: Services) -> None:
+    """On both backends: PostgreSQL has no write-ahead log of SQLite's to copy back."""
+    on_sqlite = services.engine.dialect.name == "sqlite"
+    with TestClient(create_app(services)):
+        running = {t.name for t in threading.enumerate()}
+        assert ("doorway-wal-checkpoints" in running) is on_sqlite
+    assert "doorway-wal-checkpoints" not in {t.name for t in threading.enumerate()}
+    if not on_sqlite:
         with pytest.raises(ValueError, match="SQLite"):
-            WalCheckpointer(engine)
-    finally:
-        engine.dispose()
+            WalCheckpointer(services.engine)
