@@ -42,6 +42,7 @@ BASE_FIELDS = (
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+"), "Bearer [token]"),
     (re.compile(r"gAAAAA[A-Za-z0-9_=-]{20,}"), "[fernet]"),
+    (re.compile(r"gcm1:[A-Za-z0-9_=-]{8,}"), "[encrypted]"),
     # Telegram bot tokens, also inside API URLs (`/bot123456:AA.../sendMessage`).
     (re.compile(r"\b\d{5,12}:[A-Za-z0-9_-]{30,}"), "[bot-token]"),
     (re.compile(r"\b(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{8,}"), "[api-key]"),

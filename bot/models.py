@@ -57,7 +57,7 @@ def vault_of(dialect: Dialect) -> Vault:
 
 
 class Encrypted(TypeDecorator[str]):
-    """Text encrypted with the engine's vault: the database only ever sees Fernet tokens."""
+    """Text encrypted with the engine's vault: the database only ever sees tokens (`bot.crypto`)."""
 
     impl = Text
     cache_ok = True

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from cryptography.fernet import InvalidToken
 from sqlalchemy import Engine
 
 from bot.crypto import KeysError, Vault
@@ -18,7 +17,7 @@ DEFAULT_BATCH = 500
 
 @dataclass(frozen=True)
 class EncryptedTable:
-    """A table's name, its integer primary key and the columns holding Fernet tokens."""
+    """A table's name, its integer primary key and the columns holding encrypted tokens."""
 
     name: str
     key: str
@@ -145,7 +144,7 @@ def _rotate_row(
             continue
         try:
             rotated = vault.rotate(token)
-        except InvalidToken:
+        except KeysError:
             raise KeysError(
                 f"{where} (row {row_key}): no configured key decrypts it; list the new key "
                 "first and keep every old key after it until rotation completes"

@@ -39,6 +39,7 @@ CASES = [
         "api.telegram.org",
     ),
     ("fernet token", "value gAAAAABm1234abcdEFGHijklMNOPqrstUVWXyz", "gAAAAABm1234", "value"),
+    ("encrypted token", "value gcm1:abcdefghijKLMNOPqrstuvwx", "abcdefghij", "value"),
     ("twilio auth token", "auth 0123456789abcdef0123456789abcdef", "0123456789abcdef", "auth"),
     ("stripe-like key", "key sk_live_4eC39HqLyjWDarjtT1zdp7dc", "4eC39HqLy", "key"),
     ("session token", "t=Zm9vYmFyYmF6cXV4cXV1eHF1dXhxdXV4cXV1eA", "Zm9vYmFy", "t="),
