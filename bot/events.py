@@ -6,15 +6,16 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from bot.models import Event
+from bot.prepared import insert_row
 
 #: `session.info` key: (kind, facts) of every event recorded in the session's transaction,
 #: for whoever counts events once it commits (the metrics).
 RECORDED = "doorway.recorded_events"
-_INSERT_EVENT = insert(Event)
+EVENTS: Table = Event.__table__  # type: ignore[assignment]
 
 
 def record(
@@ -32,11 +33,13 @@ def record(
     """Append one event; `data` and keyword fields (e.g. `kind=`) become its JSON facts.
 
     A plain INSERT in the caller's transaction, at once: events are only ever appended, and
-    the ORM's unit of work cost twice what the insert does on the path of every message.
+    the ORM's unit of work cost twice what the insert does on the path of every message
+    (run as `bot.prepared` runs it).
     """
     facts = {**(data or {}), **fields}
-    session.connection().execute(
-        _INSERT_EVENT,
+    insert_row(
+        session,
+        EVENTS,
         {
             "kind": kind,
             "created_at": now,
