@@ -8,6 +8,7 @@ import hmac
 import logging
 from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import parse_qsl
+from xml.sax.saxutils import escape
 
 import phonenumbers
 from starlette.exceptions import HTTPException
@@ -15,7 +16,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from twilio.request_validator import RequestValidator, compare
 from twilio.rest import Client
-from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.conversations import ReceiveResult, receive
 from bot.outbox.delivery import queue_stored_replies, record_status
@@ -46,6 +46,8 @@ STATUS_PATH = "/webhooks/twilio/status"
 MAX_WEBHOOK_BODY = 32 * 1024
 OPT_OUT_TYPES = frozenset({"STOP", "START", "HELP"})
 FAILED_STATUSES = frozenset({"failed", "undelivered"})
+TWIML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
+TWIML_EMPTY = f"{TWIML_DECLARATION}<Response />"
 
 
 class TwilioSmsConnector(Connector):
@@ -223,11 +225,14 @@ class TwilioSmsConnector(Connector):
         task.add_done_callback(self._handing_over.discard)
 
     def twiml(self, replies: list[OutboundMessage]) -> str:
-        response = MessagingResponse()
-        for reply in replies:
-            for part in self.parts(reply):
-                response.message(part)
-        return str(response)
+        """The reply as TwiML, one <Message> per part, written as the SDK's MessagingResponse
+        writes it (a test holds the two equal): its ElementTree builder cost about 3 % of a
+        message's CPU, for a document that is only ever Messages."""
+        bodies = [part for reply in replies for part in self.parts(reply)]
+        if not bodies:
+            return TWIML_EMPTY
+        messages = "".join(f"<Message>{escape(body)}</Message>" for body in bodies)
+        return f"{TWIML_DECLARATION}<Response>{messages}</Response>"
 
     async def record_status(self, params: dict[str, str]) -> None:
         sid = params.get("MessageSid", "")

@@ -11,7 +11,10 @@ from dataclasses import dataclass
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
+from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.models import ChannelIdentity, Contact, Message, OutboxJob
 from bot.outbox import Worker, load_outbox_settings
@@ -182,6 +185,19 @@ def test_stop_without_advanced_opt_out_sends_our_one_confirmation(
         response = signed_post(client, INBOUND_PATH, fixture_form("stop"), public_url=PUBLIC_URL)
     [reply] = twiml_messages(response.text)
     assert "You are unsubscribed from Doorway Demo" in reply
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=60)
+@given(st.lists(st.text(max_size=1800), max_size=3))
+def test_the_twiml_is_what_the_sdk_writes(connector: TwilioSmsConnector, texts: list[str]) -> None:
+    """Written directly for speed: byte for byte the SDK's MessagingResponse, markup and
+    ampersands escaped, long replies in several Messages, none at all an empty Response."""
+    replies = [OutboundMessage(channel="sms", address=PERSON, text=text) for text in texts]
+    expected = MessagingResponse()
+    for reply in replies:
+        for part in connector.parts(reply):
+            expected.message(part)
+    assert connector.twiml(replies) == str(expected)
 
 
 def test_long_reply_is_split_at_word_boundaries(connector: TwilioSmsConnector) -> None:
