@@ -611,6 +611,7 @@ class Turn:
     ) -> None:
         conversation = self.conversation
         assert conversation is not None
+        consent: Consent | None = None
         for effect in effects:
             if isinstance(effect, SetLanguage):
                 self.set_language(effect.language)
@@ -618,10 +619,15 @@ class Turn:
             if isinstance(effect, Say):
                 self.say(effect, force_deliver=force_deliver)
             elif isinstance(effect, RecordConsent):
-                self.record_consent(effect)
+                consent = self.record_consent(effect)
             elif isinstance(effect, RequestHandoff):
                 handoff = request_handoff(
-                    self.session, conversation, effect, self.now, channel=self.identity.channel
+                    self.session,
+                    conversation,
+                    effect,
+                    self.now,
+                    channel=self.identity.channel,
+                    consent_given_now=consent,
                 )
                 if handoff.status in ("requested", "offered") and (
                     handoff.status == "requested" or effect.urgency == "crisis"
@@ -687,7 +693,8 @@ class Turn:
                 data={"from": old, "to": language},
             )
 
-    def record_consent(self, effect: RecordConsent) -> None:
+    def record_consent(self, effect: RecordConsent) -> Consent | None:
+        """Store an answer to the consent question (the new row), or withdraw consent (None)."""
         assert self.conversation is not None
         if effect.withdrawn:
             active = self.session.scalars(
@@ -714,7 +721,7 @@ class Turn:
                 handoff_texts.CONSENT_WITHDRAWN,
                 self.now,
             )
-            return
+            return None
         program = self.services.program
         consent = Consent(
             contact_id=self.contact.id,
@@ -736,6 +743,7 @@ class Turn:
             conversation_id=self.conversation.id,
             version=program.consent_version,
         )
+        return consent
 
     # --- replies -----------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ import datetime as dt
 import secrets
 from collections.abc import Callable
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from bot.dialogue.effects import RequestHandoff
@@ -16,6 +16,22 @@ from bot.models import Consent, Conversation, Handoff
 OPEN_STATUSES = ("requested", "offered", "accepted", "connected")
 _URGENCY_RANK = {"routine": 0, "scheduled": 1, "today": 2, "urgent": 3, "crisis": 4}
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed by SMS
+
+# Built once: a handoff request runs all three, and building a statement costs about what
+# SQLite takes to run it.
+_CODE_TAKEN: Select[int] = select(Handoff.id).where(Handoff.code == bindparam("code"))
+_OPEN_HANDOFF: Select[Handoff] = (
+    select(Handoff)
+    .where(Handoff.contact_id == bindparam("contact_id"), Handoff.status.in_(OPEN_STATUSES))
+    .order_by(Handoff.id.desc())
+    .limit(1)
+)
+_LATEST_CONSENT: Select[Consent] = (
+    select(Consent)
+    .where(Consent.contact_id == bindparam("contact_id"))
+    .order_by(Consent.id.desc())
+    .limit(1)
+)
 
 
 #: Codes are 4 characters (32^4, about a million) until that space is crowded, then longer.
@@ -28,24 +44,17 @@ def new_code(session: Session, choose: Callable[[str], str] = secrets.choice) ->
     for length in CODE_LENGTHS:
         for _ in range(_TRIES_PER_LENGTH):
             code = "".join(choose(_CODE_ALPHABET) for _ in range(length))
-            if session.scalar(select(Handoff.id).where(Handoff.code == code)) is None:
+            if session.scalar(_CODE_TAKEN, {"code": code}) is None:
                 return code
     raise RuntimeError("no free handoff code: the code space is exhausted")
 
 
 def open_handoff(session: Session, contact_id: int) -> Handoff | None:
-    return session.scalar(
-        select(Handoff)
-        .where(Handoff.contact_id == contact_id, Handoff.status.in_(OPEN_STATUSES))
-        .order_by(Handoff.id.desc())
-        .limit(1)
-    )
+    return session.scalar(_OPEN_HANDOFF, {"contact_id": contact_id})
 
 
 def latest_consent(session: Session, contact_id: int) -> Consent | None:
-    return session.scalar(
-        select(Consent).where(Consent.contact_id == contact_id).order_by(Consent.id.desc()).limit(1)
-    )
+    return session.scalar(_LATEST_CONSENT, {"contact_id": contact_id})
 
 
 def request_handoff(
@@ -55,9 +64,13 @@ def request_handoff(
     now: dt.datetime,
     *,
     channel: str,
+    consent_given_now: Consent | None = None,
 ) -> Handoff:
-    """Store the request, or raise the urgency of the one already open for this person."""
-    consent = latest_consent(session, conversation.contact_id)
+    """Store the request, or raise the urgency of the one already open for this person.
+
+    `consent_given_now`: the answer to the consent question stored in this same transaction
+    (the person's newest, so it is not read back)."""
+    consent = consent_given_now or latest_consent(session, conversation.contact_id)
     consent_id = consent.id if consent and consent.granted and not consent.withdrawn_at else None
     existing = open_handoff(session, conversation.contact_id)
     if existing is not None:
