@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import functools
 import hmac
 import logging
@@ -170,9 +171,18 @@ class TwilioSmsConnector(Connector):
         the signature for the URL both with and without its port, every time; Twilio signs the
         webhook URL as configured, which is one of the two, so that is tried first and the
         SDK's check (both forms) runs only when it fails."""
-        if compare(self.validator.compute_signature(url, params), signature):
+        if compare(self.signature(url, params), signature):
             return True
         return bool(self.validator.validate(url, params, signature))
+
+    def signature(self, url: str, params: dict[str, str]) -> str:
+        """What the SDK's `compute_signature` gives for a form of single values (a test holds
+        the two equal): HMAC-SHA1 over the URL and each name and value in name order, base64.
+        The SDK's own looks each value up through two AttributeErrors (for Flask's and
+        Django's multi-dicts), which with twenty-odd fields was 3 % of a message's CPU."""
+        payload = url + "".join(name + params[name] for name in sorted(params))
+        digest = hmac.digest(self.validator.token, payload.encode("utf-8"), "sha1")
+        return base64.b64encode(digest).decode("ascii")
 
     def parse_inbound(self, params: dict[str, str]) -> InboundMessage:
         sid = params.get("MessageSid") or params.get("SmsSid") or ""

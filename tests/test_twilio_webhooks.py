@@ -200,6 +200,18 @@ def test_the_twiml_is_what_the_sdk_writes(connector: TwilioSmsConnector, texts: 
     assert connector.twiml(replies) == str(expected)
 
 
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=80)
+@given(
+    st.text(max_size=60).map(lambda path: PUBLIC_URL + "/" + path),
+    st.dictionaries(st.text(max_size=20), st.text(max_size=80), max_size=25),
+)
+def test_the_signature_is_what_the_sdk_computes(
+    connector: TwilioSmsConnector, url: str, form: dict[str, str]
+) -> None:
+    """Computed here for speed: equal to the SDK's for any URL and form, Unicode included."""
+    assert connector.signature(url, form) == connector.validator.compute_signature(url, form)
+
+
 def test_long_reply_is_split_at_word_boundaries(connector: TwilioSmsConnector) -> None:
     words = [f"word{n}" for n in range(400)]
     message = OutboundMessage(channel="sms", address=PERSON, text=" ".join(words))
