@@ -145,6 +145,12 @@ class WriterLock:
             self._give_up_place(waiter, background)
             raise
 
+    def try_acquire(self) -> bool:
+        """A webhook's turn now if nobody would go before it (see `acquire`), else False
+        without queueing."""
+        with self._mutex:
+            return self._take_at_once(threading.get_ident(), False)
+
     async def acquire_on_loop(self, *, background: bool = False) -> None:
         """For work run on an event loop (a webhook's; on SQLite the outbox's checks): the
         lock at once when `acquire` would take it without waiting, else a place in its queue,

@@ -4,11 +4,13 @@ there, else in the database thread, and always in the order the messages came.""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 
 import pytest
 
+from bot.db import transaction
 from bot.services import LazyInterpreter, Services
 from tests.waiting_support import ServerInterpreter, background_holds_the_lock
 
@@ -87,3 +89,51 @@ async def test_on_postgresql_work_always_runs_in_the_database_threads(
 ) -> None:
     ran_on = await services.run_database_work(threading.get_ident)
     assert ran_on != threading.get_ident()
+
+
+@pytest.mark.parametrize(
+    ("situation", "at_once"),
+    [
+        ("nothing else going on", True),
+        ("the outbox holds the writer lock", False),
+        ("understanding waits on a server", False),
+    ],
+)
+async def test_a_webhooks_turn_at_once(
+    sqlite_services: Services, situation: str, at_once: bool
+) -> None:
+    """Twilio's webhook runs its work directly when it would not wait; otherwise it goes
+    through `run_database_work`, whose queue and reply budget are for messages that wait."""
+    if situation == "understanding waits on a server":
+        sqlite_services.interpreter = ServerInterpreter(sqlite_services.interpreter)
+    holds = (
+        background_holds_the_lock(sqlite_services)
+        if situation == "the outbox holds the writer lock"
+        else contextlib.nullcontext()
+    )
+    with holds, sqlite_services.database_turn_at_once() as now:
+        assert now is at_once
+
+
+async def test_the_turn_at_once_holds_the_writer_lock_for_its_block(
+    sqlite_services: Services,
+) -> None:
+    entered = threading.Event()
+
+    def outbox_work() -> None:
+        with transaction(sqlite_services.sessions, background=True):
+            entered.set()
+
+    with sqlite_services.database_turn_at_once() as now:
+        assert now
+        thread = threading.Thread(target=outbox_work)
+        thread.start()
+        assert not entered.wait(0.1)
+    assert entered.wait(5)
+    thread.join()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_on_postgresql_there_is_no_turn_at_once(services: Services) -> None:
+    with services.database_turn_at_once() as now:
+        assert not now
