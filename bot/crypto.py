@@ -19,7 +19,7 @@ import hashlib
 import hmac
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidTag
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -76,8 +76,9 @@ class Vault:
     fernet: MultiFernet
     index_key: bytes
     primary: _GcmKey
-    #: Every configured key by the id its GCM tokens carry.
-    gcm_keys: dict[bytes, _GcmKey]
+    #: Every configured key by the id its GCM tokens carry (left out of the hash: a dict has
+    #: none, and the keys it holds are the Fernet keys' own).
+    gcm_keys: dict[bytes, _GcmKey] = field(hash=False)
 
     @classmethod
     def from_keys(cls, encryption_keys: str, index_key: str) -> Vault:

@@ -42,7 +42,9 @@ class _Compiled:
         return {name: (values[name] if p is None else p(values[name])) for name, p in self.binds}
 
 
-_compiled: dict[tuple[str, str, str, tuple[str, ...]], _Compiled] = {}
+#: By the driver's dialect (its class, paramstyle and RETURNING support: PostgreSQL's drivers
+#: differ in both), the statement's kind, table and columns.
+_compiled: dict[tuple[object, ...], _Compiled] = {}
 
 
 def insert_row(session: Session, table: Table, row: Mapping[str, Any]) -> int:
@@ -84,7 +86,7 @@ def _compile(
     build: Callable[[Table, tuple[str, ...], Dialect], UpdateBase],
 ) -> _Compiled:
     dialect = session.get_bind().dialect
-    key = (dialect.name, kind, table.name, columns)
+    key = (type(dialect), dialect.paramstyle, dialect.insert_returning, kind, table.name, columns)
     found = _compiled.get(key)
     if found is None:
         statement = build(table, columns, dialect)

@@ -135,3 +135,8 @@ def test_blind_index_is_stable_and_keyed() -> None:
     assert ROTATING.blind_index("sms", "+15555550147") != ROTATING.blind_index(
         "telegram", "+15555550147"
     )
+
+
+def test_a_vault_can_be_a_cache_key() -> None:
+    """As before GCM keys were held in it: `functools.cache` and sets take it."""
+    assert {ROTATING: "rotating", NEW_ONLY: "new"}[ROTATING] == "rotating"
