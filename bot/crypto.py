@@ -14,7 +14,6 @@ random nonce keeps GCM safe for about 2**32 values per key: rotate to a new key 
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import os
@@ -109,22 +108,23 @@ class Vault:
         """The value of a `gcm1:` token or of a Fernet one written before, under any key."""
         try:
             if token.startswith(TOKEN_PREFIX):
-                return self._open_gcm(token).decode("utf-8")
+                return self._open_gcm(token)[0].decode("utf-8")
             return self.fernet.decrypt(token.encode("ascii")).decode("utf-8")
         except (InvalidToken, InvalidTag, ValueError):
             # ValueError: not base64, not ASCII, or not UTF-8 inside (a damaged value).
             raise KeysError("a stored value cannot be decrypted with the configured keys") from None
 
-    def _open_gcm(self, token: str) -> bytes:
-        try:
-            raw = base64.urlsafe_b64decode(token[len(TOKEN_PREFIX) :])
-        except binascii.Error as error:
-            raise ValueError("not base64") from error
-        key = self.gcm_keys.get(raw[:_KEY_ID_BYTES])
+    def _open_gcm(self, token: str) -> tuple[bytes, bytes]:
+        """The value of a `gcm1:` token and the id of the key that read it; InvalidTag when
+        no configured key does, ValueError when it is not base64."""
+        raw = base64.urlsafe_b64decode(token[len(TOKEN_PREFIX) :])
+        key_id, header = raw[:_KEY_ID_BYTES], raw[:_HEADER_BYTES]
+        key = self.gcm_keys.get(key_id)
         if key is None or len(raw) < _HEADER_BYTES:
             raise InvalidTag()
-        header = raw[:_HEADER_BYTES]
-        return key.aead.decrypt(raw[_KEY_ID_BYTES:_HEADER_BYTES], raw[_HEADER_BYTES:], header)
+        return key.aead.decrypt(
+            raw[_KEY_ID_BYTES:_HEADER_BYTES], raw[_HEADER_BYTES:], header
+        ), key_id
 
     def rotate(self, token: str) -> str:
         """Re-encrypt a token under the first key (for `doorway keys rotate`); KeysError when
@@ -136,17 +136,10 @@ class Vault:
         if not token.startswith(TOKEN_PREFIX):
             return False
         try:
-            raw = base64.urlsafe_b64decode(token[len(TOKEN_PREFIX) :])
-        except binascii.Error:
-            return False
-        return raw[:_KEY_ID_BYTES] == self.primary.key_id and self._reads(token)
-
-    def _reads(self, token: str) -> bool:
-        try:
-            self._open_gcm(token)
+            _value, key_id = self._open_gcm(token)
         except (InvalidTag, ValueError):
             return False
-        return True
+        return key_id == self.primary.key_id
 
     def blind_index(self, kind: str, value: str) -> str:
         """A stable keyed hash so equal addresses can be found without storing them in clear."""

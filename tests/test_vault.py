@@ -65,6 +65,7 @@ def test_the_same_value_twice_gives_two_tokens() -> None:
         ("gcm prefix, not base64", ROTATING, False, False),
         ("not a token", ROTATING, False, False),
         ("not ascii", ROTATING, False, False),
+        ("gcm prefix, not ascii", ROTATING, False, False),
     ],
 )
 def test_which_tokens_a_vault_reads_and_which_rotation_rewrites(
@@ -80,6 +81,7 @@ def test_which_tokens_a_vault_reads_and_which_rotation_rewrites(
         "gcm prefix, not base64": TOKEN_PREFIX + "%%%%",
         "not a token": "Robin",
         "not ascii": "gAAAAAé",
+        "gcm prefix, not ascii": TOKEN_PREFIX + "é" * 40,
     }
     token = tokens[written]
     if reads:
