@@ -2,15 +2,16 @@
 
 Every inbound message writes about five rows (the message, its reply, an event, the
 conversation's step). SQLAlchemy Core spends about 25 us around each of those statements
-(cache key, execution context, result set-up, events) where SQLite takes about 8 us to run
-one: measured, a tenth of a message's CPU. Here each statement is compiled by SQLAlchemy once
-per dialect and set of columns, its values pass through the columns' own bind processors
-(encryption, JSON, datetimes: the same code Core runs), and it runs on the DBAPI cursor of
-the session's connection, inside the session's transaction. A driver's error is raised as
-SQLAlchemy's (an `IntegrityError` stays one, so a provider's retry is still recognised).
+(execution context, result set-up, events) where SQLite takes about 8 us to run one. Here
+each statement is compiled by SQLAlchemy once per dialect and set of columns, its values pass
+through the columns' own bind processors (encryption, JSON, datetimes: the same code Core
+runs), and it runs on the DBAPI cursor of the session's connection, inside the session's
+transaction: a message took about 6 % less CPU (in-process A/B, bench/README.md). A driver's
+error is raised as SQLAlchemy's (an `IntegrityError` stays one, so a provider's retry is
+still recognised).
 
-Only plain INSERTs and UPDATEs by key go here, with every column that has a Python-side default
-given; anything read back into the ORM goes through the ORM.
+Only plain INSERTs and UPDATEs by key go here, with every column that has a Python-side
+default given; anything read back into the ORM goes through the ORM.
 """
 
 from __future__ import annotations
