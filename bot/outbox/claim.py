@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, CursorResult, Select, bindparam, select, update
+from sqlalchemy import BindParameter, ColumnElement, CursorResult, Select, bindparam, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from bot.db import transaction
@@ -70,22 +70,8 @@ def claim_jobs(
         ids = [job_id for *_, job_id in sorted(due)[:limit]]
         if not ids:
             return []
-        session.execute(
-            update(OutboxJob)
-            .where(OutboxJob.id.in_(ids))
-            .values(
-                status="running",
-                claimed_until=lease,
-                attempts=OutboxJob.attempts + 1,
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        rows = session.execute(
-            select(OutboxJob.id, Message.channel, OutboxJob.identity_id, OutboxJob.kind)
-            .outerjoin(Message, Message.id == OutboxJob.message_id)
-            .where(OutboxJob.id.in_(ids))
-        )
+        session.execute(_TAKE, {"ids": ids, "lease": lease, "now": now})
+        rows = session.execute(_TAKEN, {"ids": ids})
         held = {
             job_id: Claim(job_id, lease, channel, identity_id, kind)
             for job_id, channel, identity_id, kind in rows
@@ -105,9 +91,7 @@ def _due(
     if limit <= 0:
         return []
     kind = "timer" if timers else "send"
-    waiting = session.execute(
-        waiting_jobs(timers=timers).limit(limit).with_for_update(skip_locked=True), {"now": now}
-    ).all()
+    waiting = session.execute(_locked(waiting_jobs(timers=timers), limit), {"now": now}).all()
     places = [
         (scheduled, due_at, job_id)
         for job_kind, scheduled, due_at, job_id in [*waiting, *abandoned]
@@ -120,9 +104,7 @@ def _abandoned(
     session: Session, kind: JobKind | None, now: dt.datetime, limit: int, max_attempts: int | None
 ) -> list[Found]:
     """Abandoned jobs to claim again; those that have had every attempt are failed instead."""
-    rows = session.execute(
-        abandoned_jobs(kind).limit(limit).with_for_update(skip_locked=True), {"now": now}
-    ).all()
+    rows = session.execute(_locked(abandoned_jobs(kind), limit), {"now": now}).all()
     spent = [row.id for row in rows if max_attempts is not None and row.attempts >= max_attempts]
     if spent:
         give_up_abandoned(session, spent, now)
@@ -130,6 +112,34 @@ def _abandoned(
 
 
 _NOW = bindparam("now", type_=OutboxJob.due_at.type)
+_IDS: BindParameter[int] = bindparam("ids", expanding=True)
+
+# The claim's statements are built once, like `waiting_jobs`: a round runs them all, and
+# SQLAlchemy walks a statement it has not seen to compute its cache key (with the worker
+# inside the server, about 1.5 % of its CPU went to building and walking these).
+_TAKE = (
+    update(OutboxJob)
+    .where(OutboxJob.id.in_(_IDS))
+    .values(
+        status="running",
+        claimed_until=bindparam("lease", type_=OutboxJob.claimed_until.type),
+        attempts=OutboxJob.attempts + 1,
+        updated_at=_NOW,
+    )
+    .execution_options(synchronize_session=False)
+)
+_TAKEN = (
+    select(OutboxJob.id, Message.channel, OutboxJob.identity_id, OutboxJob.kind)
+    .outerjoin(Message, Message.id == OutboxJob.message_id)
+    .where(OutboxJob.id.in_(_IDS))
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _locked(statement: Select[Any], limit: int) -> Select[Any]:
+    """The first `limit` rows of a claim statement, locked for this worker (SKIP LOCKED on
+    PostgreSQL); one per statement and limit, of which a worker has a handful."""
+    return statement.limit(limit).with_for_update(skip_locked=True)
 
 
 @functools.cache
