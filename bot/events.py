@@ -6,7 +6,6 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from bot.models import Event
@@ -15,7 +14,6 @@ from bot.prepared import insert_row
 #: `session.info` key: (kind, facts) of every event recorded in the session's transaction,
 #: for whoever counts events once it commits (the metrics).
 RECORDED = "doorway.recorded_events"
-EVENTS: Table = Event.__table__  # type: ignore[assignment]
 
 
 def record(
@@ -39,7 +37,7 @@ def record(
     facts = {**(data or {}), **fields}
     insert_row(
         session,
-        EVENTS,
+        Event,
         {
             "kind": kind,
             "created_at": now,

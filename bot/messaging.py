@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Table, event, select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from bot.models import ChannelIdentity, Message, OutboxJob
@@ -13,7 +13,6 @@ from bot.prepared import insert_row, update_by_id
 from connectors.base import OutboundChoice, OutboundMessage
 
 _QUEUED = "doorway.outbox_queued"
-MESSAGES: Table = Message.__table__  # type: ignore[assignment]
 
 
 @event.listens_for(Session, "before_flush")
@@ -115,12 +114,12 @@ def insert_message(session: Session, row: dict[str, Any]) -> int:
     """Store a message row at once, as a plain INSERT in the caller's transaction; returns its
     id. On the path of every inbound message the ORM's unit of work cost twice the insert,
     and Core's execution as much again as the statement (see `bot.prepared`)."""
-    return insert_row(session, MESSAGES, row)
+    return insert_row(session, Message, row)
 
 
 def set_conversation(session: Session, message_id: int, conversation_id: int) -> None:
     """File a stored message under the conversation it started."""
-    update_by_id(session, MESSAGES, message_id, {"conversation_id": conversation_id})
+    update_by_id(session, Message, message_id, {"conversation_id": conversation_id})
 
 
 def outbound_from_stored(message: Message, address: str) -> OutboundMessage:

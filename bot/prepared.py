@@ -26,6 +26,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.types import TypeEngine
 
+from bot.models import Base
+
 BindProcessor = Callable[[Any], Any] | None
 
 
@@ -48,16 +50,24 @@ class _Compiled:
 _compiled: dict[tuple[object, ...], _Compiled] = {}
 
 
-def insert_row(session: Session, table: Table, row: Mapping[str, Any]) -> int:
-    """INSERT one row of a table with an integer `id`; returns the id."""
-    compiled = _compile(session, "insert", table, tuple(row), _insert_statement)
+def insert_row(session: Session, model: type[Base], row: Mapping[str, Any]) -> int:
+    """INSERT one row of a model's table (with an integer `id`); returns the id."""
+    compiled = _compile(session, "insert", _table(model), tuple(row), _insert_statement)
     return int(_run(session, compiled, row))
 
 
-def update_by_id(session: Session, table: Table, row_id: int, values: Mapping[str, Any]) -> None:
-    """UPDATE the given columns of the row with this `id`."""
-    compiled = _compile(session, "update", table, tuple(values), _update_statement)
+def update_by_id(
+    session: Session, model: type[Base], row_id: int, values: Mapping[str, Any]
+) -> None:
+    """UPDATE the given columns of the model's row with this `id`."""
+    compiled = _compile(session, "update", _table(model), tuple(values), _update_statement)
     _run(session, compiled, {**values, "id_": row_id})
+
+
+def _table(model: type[Base]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 def _insert_statement(table: Table, columns: tuple[str, ...], dialect: Dialect) -> UpdateBase:

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Table
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.models import Conversation
 from bot.prepared import update_by_id
-
-CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
 
 
 def save_progress(
@@ -33,6 +30,6 @@ def save_progress(
     """Store the conversation's step, answers (encrypted by the column type), misses and
     status, in the caller's transaction; the loaded object reads the same afterwards."""
     values = {"step": step, "slots": slots, "misses": misses, "status": status, "updated_at": now}
-    update_by_id(session, CONVERSATIONS, conversation.id, values)
+    update_by_id(session, Conversation, conversation.id, values)
     for key, value in values.items():
         set_committed_value(conversation, key, value)

@@ -117,7 +117,7 @@ def _responder_by_index(channel: str) -> Select[int] | None:
 def _lock_contact_of(channel: str) -> Select[int]:
     """The contact behind an address, locked for this transaction (PostgreSQL). Built once,
     like the statements below: SQLAlchemy computes the cache key of a statement it has not
-    seen by walking it, which for these cost PostgreSQL's server a tenth of its CPU."""
+    seen by walking it, which for these cost the server on PostgreSQL a tenth of its CPU."""
     return (
         select(Contact.id)
         .join(ChannelIdentity, ChannelIdentity.contact_id == Contact.id)
