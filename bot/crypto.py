@@ -8,7 +8,8 @@ the key that reads it. Fernet (AES-128-CBC with HMAC-SHA256, assembled in Python
 token takes about 1.5 us and is a third shorter. Tokens written before, Fernet's, are still
 read with any configured key, and `doorway keys rotate` rewrites them as `gcm1:` tokens. A
 random nonce keeps GCM safe for about 2**32 values per key: rotate to a new key long before
-(about six values are written a message, so 10,000 messages a day is some 22 million a year).
+(about four values are encrypted a message over the intake, so 10,000 messages a day is some
+15 million a year).
 """
 
 from __future__ import annotations
