@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -68,3 +70,49 @@ def test_channels_check(
     configured: dict[str, bool], mounted: set[str], expected: tuple[bool, str]
 ) -> None:
     assert check_channels(configured, mounted) == expected
+
+
+TELEMETRY_PROBE = """
+import sys, tempfile
+from pathlib import Path
+from opentelemetry import trace
+
+asked = []
+
+
+class RecordingProvider(trace.TracerProvider):
+    def get_tracer(self, *args, **kwargs):
+        asked.append(args)
+        return trace.NoOpTracer()
+
+
+trace.set_tracer_provider(RecordingProvider())
+from fastapi.testclient import TestClient
+
+from bot.services import build_services
+from bot.web.app import create_app
+from tests.conftest import make_settings
+
+folder = Path(tempfile.mkdtemp())
+services = build_services(make_settings(f"sqlite:///{folder / 'd.sqlite3'}", folder))
+with TestClient(create_app(services)) as client:
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/nowhere").status_code == 404
+print(len(asked))
+"""
+
+
+def test_fastapi_records_nothing_for_an_opentelemetry_provider_it_finds() -> None:
+    """With a provider configured by the environment, FastAPI's own telemetry would record
+    requests and exceptions' messages outside Doorway's redacted logs: it is off. In its
+    own process: OpenTelemetry's provider can be set once per process."""
+    done = subprocess.run(
+        [sys.executable, "-c", TELEMETRY_PROBE],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-1] == "0"
