@@ -24,11 +24,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import timeit
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, write_json
+from bench.common import ROOT, speed_probe, write_json
 
 
 def main() -> None:
@@ -61,11 +60,6 @@ def main() -> None:
 def git(*command: str) -> str:
     done = subprocess.run(["git", *command], cwd=ROOT, capture_output=True, text=True, check=True)
     return done.stdout
-
-
-def speed_probe() -> float:
-    """Microseconds for sum(range(1000)): how fast the machine is right now."""
-    return timeit.timeit("sum(range(1000))", number=20_000) / 20_000 * 1e6
 
 
 def run_pair(base_tree: Path, load_args: list[str]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import timeit
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -324,3 +325,8 @@ def write_json(name: str, data: object) -> Path:
     path = RESULTS / name
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return path
+
+
+def speed_probe() -> float:
+    """Microseconds for sum(range(1000)): how fast the machine is right now."""
+    return timeit.timeit("sum(range(1000))", number=20_000) / 20_000 * 1e6

@@ -11,6 +11,9 @@ Instructions executed are the same from run to run for the same code and input.
     python -m bench.instructions --path handoff     # the outbox's work for one handoff:
                                                     # routing, the coach's alert, the timers
     python -m bench.instructions --people 20 --database postgresql+psycopg://...
+    python -m bench.instructions --timed --people 300   # no valgrind: CPU ms per message
+                                                    # in this process (quick; run it under
+                                                    # py-spy for a fine-grained profile)
 
 Simulated people complete the intake (7 messages each) after a warm-up; only the measured
 people are counted (callgrind_control zeroes the counters after the warm-up and dumps them
@@ -28,6 +31,7 @@ import platform
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +43,7 @@ from bench.common import (
     MESSAGING_SERVICE_SID,
     ROOT,
     SMS_PATH,
+    speed_probe,
     twilio_signature,
     write_json,
 )
@@ -55,10 +60,16 @@ def main() -> None:
     parser.add_argument("--path", choices=("webhook", "receive", "handoff"), default="webhook")
     parser.add_argument("--people", type=int, default=20)
     parser.add_argument("--database", help="database URL (default: a fresh SQLite file)")
+    parser.add_argument(
+        "--timed", action="store_true", help="no valgrind: CPU time in this process instead"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         asyncio.run(child(args))
+        return
+    if args.timed:
+        _report_timed(args, asyncio.run(child(args)))
         return
     with tempfile.TemporaryDirectory(prefix="doorway-instructions-") as folder:
         out = Path(folder) / "callgrind.out"
@@ -111,6 +122,34 @@ def _summary(dump: Path) -> int:
     raise SystemExit(f"no summary line in {dump}")
 
 
+def _report_timed(args: argparse.Namespace, cpu_seconds: float) -> None:
+    unit = "handoff" if args.path == "handoff" else "message"
+    units = args.people if args.path == "handoff" else args.people * len(INTAKE)
+    result = {
+        "benchmark": f"CPU per {unit} in one process (no valgrind)",
+        "path": args.path,
+        "database": "postgresql" if args.database else "sqlite",
+        "people": args.people,
+        f"{unit}s": units,
+        f"cpu_ms_per_{unit}": round(cpu_seconds / units * 1e3, 3),
+        "cpu_probe_us": round(speed_probe(), 1),
+        "python": platform.python_version(),
+    }
+    path = write_json(f"instructions-{args.path}-timed.json", result)
+    print(
+        f"{args.path}: {result[f'cpu_ms_per_{unit}']} ms CPU per {unit} ({units} {unit}s; "
+        f"probe {result['cpu_probe_us']} us: the machine's speed moves this) -> {path}"
+    )
+
+
+def _mark(args: argparse.Namespace, command: str) -> float:
+    """Zero (-z) or dump (-d) callgrind's counters; with --timed, the process's CPU time."""
+    if args.timed:
+        return time.process_time()
+    _callgrind(command)
+    return 0.0
+
+
 def _callgrind(command: str) -> None:
     """Zero (-z) or dump (-d) this process's counters."""
     subprocess.run(
@@ -118,8 +157,9 @@ def _callgrind(command: str) -> None:
     )
 
 
-async def child(args: argparse.Namespace) -> None:
-    """The measured process: warm up, zero the counters, run the people, dump."""
+async def child(args: argparse.Namespace) -> float:
+    """The measured process: warm up, zero the counters, run the people, dump. Returns the
+    CPU seconds of the measured part with --timed (0 under valgrind)."""
     from bot.config import Settings
     from bot.crypto import generate_encryption_key, generate_index_key
     from bot.db import upgrade
@@ -136,21 +176,22 @@ async def child(args: argparse.Namespace) -> None:
     services = build_services(settings)
     upgrade(services.engine)
     if args.path == "handoff":
-        await _handoffs(services, args.people)
+        cpu = await _handoffs(services, args)
         services.close()
-        return
+        return cpu
     send = _webhook_sender(services) if args.path == "webhook" else _receive_sender(services)
     first = 1_000 + (os.getpid() % 1000) * 10_000  # new people on a reused database
     await _people(send, first + 9_000, WARMUP_PEOPLE)
     # As a server does once started (bot.heap): the collector no longer walks start-up objects.
     freeze_startup_objects()
-    _callgrind("-z")
+    started = _mark(args, "-z")
     await _people(send, first, args.people)
-    _callgrind("-d")
+    cpu = _mark(args, "-d") - started
     services.close()
+    return cpu
 
 
-async def _handoffs(services: Services, people: int) -> None:
+async def _handoffs(services: Services, args: argparse.Namespace) -> float:
     """Each person asks for a coach (not counted); then the outbox's work is counted: routing
     each request, the coach's alert through a stand-in connector, the timers they set."""
     from bench.handoff import INTAKE as ASKS_FOR_A_COACH
@@ -181,13 +222,15 @@ async def _handoffs(services: Services, people: int) -> None:
 
     ask(9_000, WARMUP_PEOPLE)
     await drain()
+    people = args.people
     ask(0, people)
     freeze_startup_objects()
-    _callgrind("-z")
+    started = _mark(args, "-z")
     await drain()
-    _callgrind("-d")
+    cpu = _mark(args, "-d") - started
     if len(recorder.alerts) != people + WARMUP_PEOPLE:
         raise SystemExit(f"{len(recorder.alerts)} alerts for {people + WARMUP_PEOPLE} handoffs")
+    return cpu
 
 
 #: Sends one person's message and checks that it was answered.
