@@ -95,24 +95,17 @@ def main() -> None:
         if not dumps:
             sys.exit("callgrind wrote no dump: is callgrind_control on the PATH?")
         instructions = _summary(dumps[0])
-    # A handoff's work is counted per handoff (one per person), the others per message.
-    unit = "handoff" if args.path == "handoff" else "message"
-    units = args.people if args.path == "handoff" else args.people * len(INTAKE)
+    unit, units, run = _run_described(args)
+    per_unit = round(instructions / units)
     result = {
         "benchmark": f"instructions per {unit} (callgrind)",
-        "path": args.path,
-        "database": "postgresql" if args.database else "sqlite",
-        "people": args.people,
-        f"{unit}s": units,
-        f"instructions_per_{unit}": round(instructions / units),
-        "python": platform.python_version(),
+        **run,
+        f"instructions_per_{unit}": per_unit,
         "machine": platform.machine(),
     }
     path = write_json(f"instructions-{args.path}.json", result)
-    print(
-        f"{args.path}: {result[f'instructions_per_{unit}'] / 1e6:.2f} M instructions per {unit} "
-        f"({units} {unit}s) -> {path}"
-    )
+    summary = f"{per_unit / 1e6:.2f} M instructions per {unit} ({units} {unit}s)"
+    print(f"{args.path}: {summary} -> {path}")
 
 
 def _summary(dump: Path) -> int:
@@ -122,18 +115,28 @@ def _summary(dump: Path) -> int:
     raise SystemExit(f"no summary line in {dump}")
 
 
-def _report_timed(args: argparse.Namespace, cpu_seconds: float) -> None:
+def _run_described(args: argparse.Namespace) -> tuple[str, int, dict[str, object]]:
+    """What is counted per what: a handoff's work per handoff (one per person), the others
+    per message; and the run's description for the JSON."""
     unit = "handoff" if args.path == "handoff" else "message"
     units = args.people if args.path == "handoff" else args.people * len(INTAKE)
-    result = {
-        "benchmark": f"CPU per {unit} in one process (no valgrind)",
+    run = {
         "path": args.path,
         "database": "postgresql" if args.database else "sqlite",
         "people": args.people,
         f"{unit}s": units,
+        "python": platform.python_version(),
+    }
+    return unit, units, run
+
+
+def _report_timed(args: argparse.Namespace, cpu_seconds: float) -> None:
+    unit, units, run = _run_described(args)
+    result = {
+        "benchmark": f"CPU per {unit} in one process (no valgrind)",
+        **run,
         f"cpu_ms_per_{unit}": round(cpu_seconds / units * 1e3, 3),
         "cpu_probe_us": round(speed_probe(), 1),
-        "python": platform.python_version(),
     }
     path = write_json(f"instructions-{args.path}-timed.json", result)
     print(
