@@ -117,6 +117,8 @@ def test_rotation_rewrites_values_stored_as_fernet_tokens(tmp_path: Path) -> Non
             text("UPDATE channel_identities SET address = :token"),
             {"token": fernet_token(OLD_KEY, "+15555550147")},
         )
+    with session_factory(engine)() as session:
+        assert session.scalars(select(ChannelIdentity.address)).all() == ["+15555550147"]
     report = rotate(engine, ROTATING)
     assert report.rotated == {"channel_identities.address": 1}
     with engine.connect() as connection:
@@ -128,7 +130,11 @@ def test_rotation_rewrites_values_stored_as_fernet_tokens(tmp_path: Path) -> Non
 
 
 def test_blind_index_is_stable_and_keyed() -> None:
-    """Equal addresses are found by it; another index key gives another index."""
+    """Equal addresses are found by it; another index key gives another index; and it is the
+    index stored before the vault's change (its value then, for a fixed key): a different
+    one would lose every address already in a database."""
+    fixed = Vault.from_keys(NEW_KEY, "a fixed index key for a known answer, 40 chars")
+    assert fixed.blind_index("sms", "+15555550147") == "1y7CUlFHtvq2CineWXo7-nhSDnnPeMvxPs1muJVjob4"
     other = Vault.from_keys(NEW_KEY, "another index key, at least 32 characters long")
     assert ROTATING.blind_index("sms", "+15555550147") == NEW_ONLY.blind_index(
         "sms", "+15555550147"
