@@ -6,6 +6,8 @@ import datetime as dt
 from collections.abc import Callable
 
 import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.db import transaction
@@ -161,3 +163,26 @@ def test_a_first_message_sender_matches_the_lookup(
         assert read is not None
         assert made == read
         assert (made.responder_id is not None) is responders_own
+
+
+def test_an_address_stored_meanwhile_is_found_not_duplicated(services: Services) -> None:
+    """Two first messages from one address: the second transaction did not find it, then
+    stores it. On PostgreSQL the other transaction may have committed it in between, so the
+    stored identity comes back (`created` False) and the transaction goes on. On SQLite it
+    cannot have: every transaction holds the write lock from its start, so nothing is caught
+    and the duplicate is an error, as it would be for any other unexpected one."""
+    with transaction(services.sessions) as session:
+        first, created = create_identity(session, services.vault, "sms", PERSON, NOW)
+        assert created
+    stored = first.id
+    if services.engine.dialect.name == "sqlite":
+        with pytest.raises(IntegrityError), transaction(services.sessions) as session:
+            create_identity(session, services.vault, "sms", PERSON, NOW)
+        return
+    with transaction(services.sessions) as session:
+        again, created = create_identity(session, services.vault, "sms", PERSON, NOW)
+        assert (again.id, created) == (stored, False)
+        record(session, "still_usable", NOW, contact_id=again.contact_id)
+    with transaction(services.sessions) as session:
+        count = session.scalar(select(func.count()).select_from(ChannelIdentity))
+    assert count == 1
