@@ -8,6 +8,8 @@ Instructions executed are the same from run to run for the same code and input.
     python -m bench.instructions                    # the webhook path: ASGI app, signature,
                                                     # receive(), TwiML (no uvicorn, no HTTP)
     python -m bench.instructions --path receive     # receive() alone
+    python -m bench.instructions --path queued      # receive() with the replies queued for
+                                                    # the outbox, as on Telegram
     python -m bench.instructions --path handoff     # the outbox's work for one handoff:
                                                     # routing, the coach's alert, the timers
     python -m bench.instructions --people 20 --database postgresql+psycopg://...
@@ -57,7 +59,9 @@ WARMUP_PEOPLE = 5
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--path", choices=("webhook", "receive", "handoff"), default="webhook")
+    parser.add_argument(
+        "--path", choices=("webhook", "receive", "queued", "handoff"), default="webhook"
+    )
     parser.add_argument("--people", type=int, default=20)
     parser.add_argument("--database", help="database URL (default: a fresh SQLite file)")
     parser.add_argument(
@@ -182,7 +186,11 @@ async def child(args: argparse.Namespace) -> float:
         cpu = await _handoffs(services, args)
         services.close()
         return cpu
-    send = _webhook_sender(services) if args.path == "webhook" else _receive_sender(services)
+    send = (
+        _webhook_sender(services)
+        if args.path == "webhook"
+        else _receive_sender(services, reply_inline=args.path == "receive")
+    )
     first = 1_000 + (os.getpid() % 1000) * 10_000  # new people on a reused database
     await _people(send, first + 9_000, WARMUP_PEOPLE)
     # As a server does once started (bot.heap): the collector no longer walks start-up objects.
@@ -246,7 +254,9 @@ async def _people(send: Send, first: int, count: int) -> None:
             await send(person, text)
 
 
-def _receive_sender(services: Services) -> Send:
+def _receive_sender(services: Services, *, reply_inline: bool) -> Send:
+    """receive() called directly. Without `reply_inline` each reply is stored with an outbox
+    job, as a Telegram update's are (the sends themselves are not counted)."""
     from bot.conversations import receive
     from connectors.base import InboundMessage
 
@@ -260,8 +270,8 @@ def _receive_sender(services: Services) -> Send:
             provider_id=f"SM{next(sids):032x}",
             received_at=services.clock(),
         )
-        result = receive(services, inbound, reply_inline=True)
-        if not result.in_response:
+        result = receive(services, inbound, reply_inline=reply_inline)
+        if not result.replies:
             raise SystemExit(f"no reply to {text!r}")
 
     return send

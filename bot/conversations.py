@@ -786,7 +786,7 @@ class Turn:
                 conversation_id=conversation_id,
                 reply_to_id=self.inbound_id,
                 force=force_deliver,
-            ).id
+            )
         stored = dataclasses.replace(
             outbound, message_id=message_id, conversation_id=conversation_id
         )

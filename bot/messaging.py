@@ -17,9 +17,46 @@ _QUEUED = "doorway.outbox_queued"
 
 @event.listens_for(Session, "before_flush")
 def _note_queued_jobs(session: Session, _context: object, _instances: object) -> None:
-    kinds = {obj.kind for obj in session.new if isinstance(obj, OutboxJob)}
-    if kinds:
-        session.info[_QUEUED] = session.info.get(_QUEUED, frozenset()) | kinds
+    for kind in {obj.kind for obj in session.new if isinstance(obj, OutboxJob)}:
+        _note_queued(session, kind)
+
+
+def _note_queued(session: Session, kind: str) -> None:
+    session.info[_QUEUED] = session.info.get(_QUEUED, frozenset()) | {kind}
+
+
+def add_job(
+    session: Session,
+    *,
+    kind: str,
+    idempotency_key: str,
+    due_at: dt.datetime,
+    created_at: dt.datetime,
+    payload: dict[str, Any],
+    identity_id: int | None = None,
+    message_id: int | None = None,
+    scheduled: bool = False,
+) -> int:
+    """Queue an outbox job as a plain INSERT in the caller's transaction (see `bot.prepared`);
+    returns its id. The worker is woken for its kind once the transaction commits."""
+    job_id = insert_row(
+        session,
+        OutboxJob,
+        {
+            "kind": kind,
+            "status": "pending",
+            "idempotency_key": idempotency_key,
+            "due_at": due_at,
+            "scheduled": scheduled,
+            "attempts": 0,
+            "identity_id": identity_id,
+            "message_id": message_id,
+            "payload": payload,
+            "created_at": created_at,
+        },
+    )
+    _note_queued(session, kind)
+    return job_id
 
 
 def jobs_queued(session: Session) -> frozenset[str]:
@@ -52,34 +89,26 @@ def queue_outbound(
     scheduled: bool = False,
     due_at: dt.datetime | None = None,
     key: str | None = None,
-) -> Message:
-    """The message is on disk before it leaves: it gets an outbox job in the same commit."""
-    message = Message(
-        conversation_id=conversation_id,
+) -> int:
+    """The message is on disk before it leaves: it gets an outbox job in the same commit.
+    Returns the message's id. Both rows are plain INSERTs: this is the path of every reply
+    on a channel that does not answer inline (Telegram), and of every alert."""
+    message_id = insert_message(
+        session,
+        _outbound_row(identity, outbound, now, conversation_id, reply_to_id, "queued", None),
+    )
+    add_job(
+        session,
+        kind="send",
+        idempotency_key=key or f"msg:{message_id}",
+        due_at=due_at or now,
+        scheduled=scheduled,
         identity_id=identity.id,
-        direction="out",
-        channel=identity.channel,
-        reply_to_id=reply_to_id,
-        body=outbound.text,
-        meta=message_meta(outbound),
-        status="queued",
+        message_id=message_id,
+        payload={"reply": reply_to_id is not None, "force": force},
         created_at=now,
     )
-    session.add(message)
-    session.flush()  # the job refers to the message by id
-    session.add(
-        OutboxJob(
-            kind="send",
-            idempotency_key=key or f"msg:{message.id}",
-            due_at=due_at or now,
-            scheduled=scheduled,
-            identity_id=identity.id,
-            message_id=message.id,
-            payload={"reply": reply_to_id is not None, "force": force},
-            created_at=now,
-        )
-    )
-    return message
+    return message_id
 
 
 def store_inline_reply(
@@ -95,19 +124,33 @@ def store_inline_reply(
     """A reply that rides in the channel's response, stored as sent; returns its id."""
     return insert_message(
         session,
-        {
-            "conversation_id": conversation_id,
-            "identity_id": identity.id,
-            "direction": "out",
-            "channel": identity.channel,
-            "reply_to_id": reply_to_id,
-            "body": outbound.text,
-            "meta": message_meta(outbound),
-            "status": "sent",
-            "segments": segments,
-            "created_at": now,
-        },
+        _outbound_row(identity, outbound, now, conversation_id, reply_to_id, "sent", segments),
     )
+
+
+def _outbound_row(
+    identity: ChannelIdentity,
+    outbound: OutboundMessage,
+    now: dt.datetime,
+    conversation_id: int | None,
+    reply_to_id: int | None,
+    status: str,
+    segments: int | None,
+) -> dict[str, Any]:
+    """An outbound message's row; queued and inline replies give the same columns, so they
+    share one prepared statement."""
+    return {
+        "conversation_id": conversation_id,
+        "identity_id": identity.id,
+        "direction": "out",
+        "channel": identity.channel,
+        "reply_to_id": reply_to_id,
+        "body": outbound.text,
+        "meta": message_meta(outbound),
+        "status": status,
+        "segments": segments,
+        "created_at": now,
+    }
 
 
 def insert_message(session: Session, row: dict[str, Any]) -> int:

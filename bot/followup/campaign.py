@@ -14,13 +14,13 @@ from bot.events import record
 from bot.followup.stops import job_prefix, stop
 from bot.followup.texts import step_text
 from bot.identities import lock_contact
+from bot.messaging import add_job, insert_message
 from bot.models import (
     ChannelIdentity,
     Contact,
     Conversation,
     FollowupEnrolment,
     Handoff,
-    Message,
     OutboxJob,
 )
 from bot.outbox import register_timer
@@ -91,14 +91,13 @@ def schedule_next(
         enrolment.next_step = index
         enrolment.next_due_at = due
         enrolment.updated_at = now
-        session.add(
-            OutboxJob(
-                kind="timer",
-                idempotency_key=f"{job_prefix(enrolment.id)}{index}:timer",
-                due_at=due,
-                payload={"timer": TIMER, "enrolment_id": enrolment.id, "step": index},
-                created_at=now,
-            )
+        add_job(
+            session,
+            kind="timer",
+            idempotency_key=f"{job_prefix(enrolment.id)}{index}:timer",
+            due_at=due,
+            payload={"timer": TIMER, "enrolment_id": enrolment.id, "step": index},
+            created_at=now,
         )
         return
     enrolment.status = "completed"
@@ -216,27 +215,27 @@ def queue_step(
         channel=identity.channel,
         address=identity.address,
     )
-    message = Message(
-        identity_id=identity.id,
-        direction="out",
-        channel=identity.channel,
-        body=outbound.text,
-        status="queued",
-        created_at=now,
+    message_id = insert_message(
+        session,
+        {
+            "identity_id": identity.id,
+            "direction": "out",
+            "channel": identity.channel,
+            "body": outbound.text,
+            "status": "queued",
+            "created_at": now,
+        },
     )
-    session.add(message)
-    session.flush()
-    session.add(
-        OutboxJob(
-            kind="send",
-            idempotency_key=key,
-            due_at=now,
-            scheduled=True,
-            identity_id=identity.id,
-            message_id=message.id,
-            payload={"reply": False, "followup": enrolment.id, "step": index},
-            created_at=now,
-        )
+    add_job(
+        session,
+        kind="send",
+        idempotency_key=key,
+        due_at=now,
+        scheduled=True,
+        identity_id=identity.id,
+        message_id=message_id,
+        payload={"reply": False, "followup": enrolment.id, "step": index},
+        created_at=now,
     )
     enrolment.last_step = index
     enrolment.last_sent_at = now

@@ -24,7 +24,7 @@ from bot.handoff.roster import Team, team
 from bot.handoff.routing import speaks
 from bot.handoff.schedule import next_slots
 from bot.i18n import fill
-from bot.messaging import queue_outbound
+from bot.messaging import add_job, queue_outbound
 from bot.models import Handoff, OutboxJob, Responder
 from bot.outbox import register_timer
 from bot.outbox.policy import recipient_zones
@@ -172,14 +172,13 @@ def book(
     )
     _confirm(services, session, handoff, responder, now)
     if at - REMIND_BEFORE > now:
-        session.add(
-            OutboxJob(
-                kind="timer",
-                idempotency_key=f"handoff:{handoff.id}:reminder:{at.isoformat()}",
-                due_at=at - REMIND_BEFORE,
-                payload={"timer": TIMER_REMINDER, "handoff_id": handoff.id, "at": at.isoformat()},
-                created_at=now,
-            )
+        add_job(
+            session,
+            kind="timer",
+            idempotency_key=f"handoff:{handoff.id}:reminder:{at.isoformat()}",
+            due_at=at - REMIND_BEFORE,
+            payload={"timer": TIMER_REMINDER, "handoff_id": handoff.id, "at": at.isoformat()},
+            created_at=now,
         )
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from bot.i18n import Translator, fill
 from bot.identities import find_or_create_identity
 from bot.messaging import queue_outbound
-from bot.models import ChannelIdentity, Contact, Conversation, Handoff, Message, Responder
+from bot.models import ChannelIdentity, Contact, Conversation, Handoff, Responder
 from bot.render import program_params
 from bot.services import Services
 from connectors.base import OutboundChoice, OutboundMessage
@@ -62,9 +62,10 @@ def tell_responder(
     choices: tuple[tuple[str, str], ...] = (),
     hint: str | None = None,
     force: bool = False,
-) -> Message | None:
-    """Queue one message to a responder; `choices` are (command, label msgid) pairs that
-    chat channels show as buttons and SMS as the hint's commands."""
+) -> int | None:
+    """Queue one message to a responder; returns its id (None: no way to reach them).
+    `choices` are (command, label msgid) pairs that chat channels show as buttons and SMS as
+    the hint's commands."""
     identity = responder_identity(services, session, responder, now)
     if identity is None:
         return None
@@ -108,8 +109,9 @@ def tell_person(
     *,
     params: dict[str, str] | None = None,
     text: str | None = None,
-) -> Message | None:
-    """Queue a message to the person in their language; `text` sends words as written (relay)."""
+) -> int | None:
+    """Queue a message to the person in their language; returns its id (None: opted out or
+    unreachable). `text` sends words as written (relay)."""
     identity = person_identity(session, handoff)
     if identity is None or identity.opted_out or identity.unreachable:
         return None

@@ -22,6 +22,7 @@ from bot.handoff.notify import (
 from bot.handoff.roster import Team, team
 from bot.handoff.routing import RouteRequest, candidates, supervisors, wanted_skills
 from bot.handoff.schedule import next_slots, on_call_ids
+from bot.messaging import add_job
 from bot.models import Consent, Event, Handoff, HandoffOffer, OutboxJob, Responder
 from bot.outbox import register_timer
 from bot.services import Services
@@ -41,14 +42,13 @@ def schedule_routing(session: Session, handoff: Handoff, now: dt.datetime) -> No
     key = f"handoff:{handoff.id}:route:{handoff.routing_round}:{now.isoformat()}"
     if session.scalar(select(OutboxJob.id).where(OutboxJob.idempotency_key == key)) is not None:
         return
-    session.add(
-        OutboxJob(
-            kind="timer",
-            idempotency_key=key,
-            due_at=now,
-            payload={"timer": TIMER_ROUTE, "handoff_id": handoff.id},
-            created_at=now,
-        )
+    add_job(
+        session,
+        kind="timer",
+        idempotency_key=key,
+        due_at=now,
+        payload={"timer": TIMER_ROUTE, "handoff_id": handoff.id},
+        created_at=now,
     )
 
 
@@ -172,18 +172,13 @@ def route(services: Services, session: Session, handoff: Handoff, now: dt.dateti
             urgency=handoff.urgency,
         )
     timeout = dt.timedelta(minutes=services.program.handoff.offer_timeout_minutes)
-    session.add(
-        OutboxJob(
-            kind="timer",
-            idempotency_key=f"handoff:{handoff.id}:timeout:{handoff.routing_round}",
-            due_at=now + timeout,
-            payload={
-                "timer": TIMER_TIMEOUT,
-                "handoff_id": handoff.id,
-                "round": handoff.routing_round,
-            },
-            created_at=now,
-        )
+    add_job(
+        session,
+        kind="timer",
+        idempotency_key=f"handoff:{handoff.id}:timeout:{handoff.routing_round}",
+        due_at=now + timeout,
+        payload={"timer": TIMER_TIMEOUT, "handoff_id": handoff.id, "round": handoff.routing_round},
+        created_at=now,
     )
     return len(chosen)
 

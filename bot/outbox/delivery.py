@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from bot.db import transaction
 from bot.events import record
 from bot.identities import lock_contact
+from bot.messaging import add_job
 from bot.models import ChannelIdentity, Message, OutboxJob
 from bot.services import Services
 
@@ -171,16 +172,15 @@ def queue_stored_replies(services: Services, message_ids: list[int]) -> int:
             )
             message.status = "queued"
             message.updated_at = now
-            session.add(
-                OutboxJob(
-                    kind="send",
-                    idempotency_key=key,
-                    due_at=now,
-                    identity_id=identity.id,
-                    message_id=message.id,
-                    payload={"reply": True, "force": force},
-                    created_at=now,
-                )
+            add_job(
+                session,
+                kind="send",
+                idempotency_key=key,
+                due_at=now,
+                identity_id=identity.id,
+                message_id=message.id,
+                payload={"reply": True, "force": force},
+                created_at=now,
             )
             queued += 1
     if queued:
