@@ -137,6 +137,7 @@ def main() -> None:
         requested = {
             e.handoff_id: e.created_at.timestamp()
             for e in session.scalars(select(Event).where(Event.kind == "handoff_requested"))
+            if e.handoff_id is not None  # always set on this kind; the column is nullable
         }
         from bot.models import Handoff
 

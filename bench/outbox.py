@@ -60,7 +60,12 @@ class NoNlu:
 
 
 def services_for(url: str, data_dir: Path) -> Services:
-    settings = Settings(database_url=url, data_dir=data_dir, **KEYS)
+    settings = Settings(
+        database_url=url,
+        data_dir=data_dir,
+        encryption_keys=KEYS["encryption_keys"],
+        index_key=KEYS["index_key"],
+    )
     return build_services(settings, interpreter=NoNlu())
 
 

@@ -321,7 +321,8 @@ def test_booking_a_time_confirm_invite_reminder(line: Line) -> None:
     assert f"request {booked.code}" in ics.text and "Sam" not in ics.text
     assert line.client.get(link[:-4] + "0000").status_code == 403
 
-    line.clock.now = booked.scheduled_for - dt.timedelta(minutes=59)  # type: ignore[operator]
+    assert booked.scheduled_for is not None
+    line.clock.now = booked.scheduled_for - dt.timedelta(minutes=59)
     sent = line.work()
     assert to(sent, PERSON) == ["Reminder: Maya will reach out at today, 12:00 PM."]
     assert to(sent, MAYA) == [f"Reminder: request {booked.code} at today, 12:00 PM."]

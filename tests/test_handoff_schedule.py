@@ -15,8 +15,8 @@ NIGHT = Rota(2, weekly=tuple(WeeklyWindow(d, dt.time(20), dt.time(8)) for d in r
 WEEKDAYS = Rota(3, weekly=tuple(WeeklyWindow(d, dt.time(9), dt.time(17)) for d in range(5)))
 
 
-def ny(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=NY).astimezone(dt.UTC)
+def ny(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, tzinfo=NY).astimezone(dt.UTC)
 
 
 CASES = [

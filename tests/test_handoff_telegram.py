@@ -33,7 +33,7 @@ async def both(sqlite_services: Services) -> AsyncIterator[tuple[Harness, FakeTw
 
 
 def tap(data: str, n: int) -> dict[str, Any]:
-    update = fixture("callback_query")
+    update: dict[str, Any] = fixture("callback_query")
     update["update_id"] = 900 + n
     update["callback_query"]["id"] = f"tap-{n}"
     update["callback_query"]["data"] = data
@@ -44,6 +44,7 @@ def tap(data: str, n: int) -> dict[str, Any]:
 
 def buttons(tg: Harness) -> list[tuple[str, str]]:
     markup = tg.fake.calls_to("sendMessage")[-1].params.get("reply_markup")
+    assert markup is not None
     rows = (
         json.loads(markup)["inline_keyboard"]
         if isinstance(markup, str)

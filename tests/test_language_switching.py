@@ -121,6 +121,7 @@ def test_switching_mid_intake_keeps_the_slots_and_asks_again(multi: Services) ->
     assert after.language == "es"
     assert after.step == "safe_now"
     assert after.slots == before.slots
+    assert after.slots is not None
     assert '"name": "Sam"' in after.slots
     assert replies[-1].text == "¿Estás a salvo ahora?"
     assert contact_language(multi) == "es"

@@ -341,9 +341,9 @@ async def test_on_sqlite_the_check_runs_on_the_loop_and_the_send_in_a_job_thread
         ran["check"].add(threading.get_ident())
         return check(claim)
 
-    def sent(*args: Any) -> Outcome:
+    def sent(claim: Claim, checked: Any, loop: asyncio.AbstractEventLoop) -> Outcome:
         ran["send"].add(threading.get_ident())
-        return send(*args)
+        return send(claim, checked, loop)
 
     outbox._check = checked  # type: ignore[method-assign]
     outbox._send = sent  # type: ignore[method-assign]

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import cast
 
 import pytest
 import sqlalchemy as sa
@@ -68,7 +69,7 @@ def add_timer_jobs(services: Services, n: int) -> None:
         for i in range(n)
     ]
     with services.engine.begin() as connection:
-        connection.execute(sa.insert(OutboxJob.__table__), rows)
+        connection.execute(sa.insert(cast(sa.Table, OutboxJob.__table__)), rows)
 
 
 def start_worker(

@@ -157,7 +157,9 @@ def test_a_signal_stops_doorway_worker_mid_batch(
     assert "outbox: worker stopped;" in stderr
     jobs = jobs_by_id(services)
     with services.sessions() as session:
-        bodies = {m.id: m.body for m in session.scalars(select(Message))}
+        bodies: dict[int | None, str | None] = {
+            m.id: m.body for m in session.scalars(select(Message))
+        }
     done = {bodies.get(jobs[i].message_id) for i in ids if jobs[i].status == "done"}
     pending = [jobs[i] for i in ids if jobs[i].status == "pending"]
     assert {jobs[i].status for i in ids} <= {"done", "pending"}  # nothing left "running"

@@ -13,6 +13,8 @@ fewer jobs were due than a round takes.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -161,9 +163,15 @@ def test_a_responders_active_handoffs_skip_their_history(services: Services) -> 
     """Read at every message from a responder and on their console page: only the handoffs
     they hold now, not the thousands they closed."""
     _fill_history(services)
-    captured: list[tuple[str, object]] = []
+    captured: list[tuple[str, Sequence[Any] | Mapping[str, Any]]] = []
 
-    def capture(_conn: object, _cursor: object, sql: str, params: object, *_: object) -> None:
+    def capture(
+        _conn: object,
+        _cursor: object,
+        sql: str,
+        params: Sequence[Any] | Mapping[str, Any],
+        *_: object,
+    ) -> None:
         captured.append((sql, params))
 
     with services.sessions() as session:

@@ -143,7 +143,7 @@ def test_an_error_rolls_back_everything(services: Services, clock: FakeClock) ->
         raise RuntimeError("boom")
 
     original = services.interpreter
-    services.interpreter = type("Broken", (), {"parse": staticmethod(broken)})()  # type: ignore[assignment]
+    services.interpreter = type("Broken", (), {"parse": staticmethod(broken)})()
     try:
         with contextlib.suppress(RuntimeError):
             receive(services, inbound("1", "SM2"), reply_inline=True)

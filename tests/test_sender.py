@@ -79,12 +79,17 @@ def _satisfaction(*kinds: str) -> Callable[[Session, ChannelIdentity], None]:
     return add
 
 
+def _ended_then_closed(session: Session, identity: ChannelIdentity) -> None:
+    _conversation(session, identity, "ended", 3)
+    _conversation(session, identity, "closed", 1)
+
+
 Setup = Callable[[Session, ChannelIdentity], None]
 CASES: list[tuple[str, Setup | str, dict[str, object]]] = [
     ("nothing yet", lambda s, i: None, {"conversation": None, "checkin": False, "asked": False}),
     (
         "the newest conversation, whatever its status",
-        lambda s, i: (_conversation(s, i, "ended", 3), _conversation(s, i, "closed", 1)),
+        _ended_then_closed,
         {"conversation": "closed"},
     ),
     ("a check-in sent last week", lambda s, i: _enrolment(s, i, "active", 7), {"checkin": True}),

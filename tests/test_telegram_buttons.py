@@ -4,6 +4,7 @@ change nothing and get a polite note."""
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -24,8 +25,10 @@ def buttons(call: Call) -> list[tuple[str, str]]:
     return [(b["text"], b["callback_data"]) for row in markup["inline_keyboard"] for b in row]
 
 
-def tap(update_id: int, query_id: str, data: str, label: str = "1. Talk with someone today"):
-    update = copy.deepcopy(fixture("callback_query"))
+def tap(
+    update_id: int, query_id: str, data: str, label: str = "1. Talk with someone today"
+) -> dict[str, Any]:
+    update: dict[str, Any] = copy.deepcopy(fixture("callback_query"))
     update["update_id"] = update_id
     query = update["callback_query"]
     query["id"], query["data"] = query_id, data

@@ -25,7 +25,7 @@ def button(call: Call, label_start: str) -> tuple[str, str]:
 
 
 def tap_update(update_id: int, question: Call, label: str, data: str) -> dict[str, Any]:
-    update = fixture("callback_query")
+    update: dict[str, Any] = fixture("callback_query")
     update["update_id"] = update_id
     query = update["callback_query"]
     query["id"] = f"query-{update_id}"

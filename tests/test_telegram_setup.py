@@ -20,7 +20,7 @@ from tests.fakes.telegram_harness import SECRET, TOKEN, fixture, settings_for
 
 
 @pytest.fixture(autouse=True)
-def _no_telegram_env(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+def _no_telegram_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in ("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "TELEGRAM_API_BASE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no stray .env

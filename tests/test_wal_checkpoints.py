@@ -29,7 +29,9 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     with built.begin() as connection:
         connection.execute(text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)"))
     first, second = built.raw_connection(), built.raw_connection()
-    first.close(), second.close()  # the pool keeps two connections made before any thread
+    # the pool keeps two connections made before any thread
+    first.close()
+    second.close()
     yield built
     built.dispose()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -21,12 +23,15 @@ def session_headers(client: TestClient) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def say(client: TestClient, headers: dict[str, str], text: str, client_id: str) -> list[dict]:
+def say(
+    client: TestClient, headers: dict[str, str], text: str, client_id: str
+) -> list[dict[str, Any]]:
     response = client.post(
         "/api/chat/messages", json={"text": text, "client_id": client_id}, headers=headers
     )
     assert response.status_code == 200, response.text
-    return response.json()["replies"]
+    replies: list[dict[str, Any]] = response.json()["replies"]
+    return replies
 
 
 def test_page_is_served_with_strict_headers(client: TestClient) -> None:

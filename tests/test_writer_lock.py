@@ -178,7 +178,13 @@ def test_the_holder_can_enter_again() -> None:
     with lock, lock.held(background=True), lock:
         pass
     done = threading.Event()
-    threading.Thread(target=lambda: (lock.acquire(), done.set(), lock.release())).start()
+
+    def take_and_release() -> None:
+        lock.acquire()
+        done.set()
+        lock.release()
+
+    threading.Thread(target=take_and_release).start()
     assert done.wait(timeout=2)  # fully released after the nested exits
 
 
@@ -275,7 +281,13 @@ def test_a_wait_interrupted_by_a_signal_gives_up_its_place(background: bool) -> 
     let_go.set()
     first.join(timeout=5)
     taken = threading.Event()
-    later = threading.Thread(target=lambda: (lock.acquire(), taken.set(), lock.release()))
+
+    def take_and_release() -> None:
+        lock.acquire()
+        taken.set()
+        lock.release()
+
+    later = threading.Thread(target=take_and_release)
     later.daemon = True  # on the old code it waits for ever
     later.start()
     assert taken.wait(timeout=2), "the lock went to the interrupted waiter"

@@ -62,7 +62,7 @@ class LinearModel:
         random_state: int = 0,
     ) -> LinearModel:
         """Fit on featurised examples; deterministic for a given input and `random_state`."""
-        from scipy.sparse import csr_matrix  # type: ignore[import-untyped]
+        from scipy.sparse import csr_matrix
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.linear_model import LogisticRegression
 

@@ -39,7 +39,7 @@ def fixture(name: str) -> Any:
 
 def text_update(update_id: int, text: str, chat: int = CHAT) -> dict[str, Any]:
     """A person's text message as Telegram delivers it, from `chat`."""
-    update = fixture("message")
+    update: dict[str, Any] = fixture("message")
     update["update_id"] = update_id
     update["message"]["text"] = text
     update["message"]["chat"]["id"] = update["message"]["from"]["id"] = chat
@@ -93,10 +93,10 @@ class Harness:
             result = await self.services.connectors[outbound.channel].send(outbound)
             results.append(result)
             with transaction(self.services.sessions) as session:
-                job = session.get(OutboxJob, job_id)
+                sent_job = session.get(OutboxJob, job_id)
                 message = session.get(Message, message_id)
-                assert job is not None and message is not None
-                job.status = "done" if result.ok else "failed"
+                assert sent_job is not None and message is not None
+                sent_job.status = "done" if result.ok else "failed"
                 message.status = "sent" if result.ok else "failed"
                 message.provider_id = result.provider_id
         return results

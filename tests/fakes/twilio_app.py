@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, urlencode, urlparse
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from httpx import Response
+from httpx2 import Response  # what starlette's TestClient returns
 from twilio.request_validator import add_port
 
 from bot.db import transaction

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -109,8 +110,13 @@ def test_failures_use_the_fallback_and_are_counted(
 
 def test_malformed_json_shapes(rasa: FakeRasa, fallback: Recorder, client: httpx.Client) -> None:
     interpreter = make(rasa, fallback, client)
-    for body in ([], {"intent": "greet"}, {"intent": {"name": "greet", "confidence": "high"}}):
-        rasa.responder = lambda _request, body=body: body  # type: ignore[misc]
+    shapes: list[Any] = [
+        [],
+        {"intent": "greet"},
+        {"intent": {"name": "greet", "confidence": "high"}},
+    ]
+    for body in shapes:
+        rasa.responder = lambda _request, body=body: body
         assert interpreter.parse("hi", "en") == Recorder.answer
     assert interpreter.fallback_counts == {"malformed": 3}
 
