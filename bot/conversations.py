@@ -50,7 +50,7 @@ from bot.followup.replies import (
 from bot.handoff import booking, coach, relay
 from bot.handoff import texts as handoff_texts
 from bot.handoff.offers import schedule_routing
-from bot.handoff.requests import open_handoff, request_handoff
+from bot.handoff.requests import ConsentAnswer, open_handoff, request_handoff
 from bot.i18n import N_, Translator, fill
 from bot.identities import create_identity
 from bot.language_choice import LanguageChoice, choose_language, dialogue_parse, language_notes
@@ -66,6 +66,7 @@ from bot.messaging import (
 from bot.models import ChannelIdentity, Consent, Contact, Conversation, Message, Responder
 from bot.nlu.base import Parse
 from bot.outbox.delivery import heard_from
+from bot.prepared import insert_row
 from bot.progress import save_progress
 from bot.ratelimit import MSG_SLOW_DOWN, Verdict
 from bot.referrals import DEFAULT_PATHWAY
@@ -611,7 +612,7 @@ class Turn:
     ) -> None:
         conversation = self.conversation
         assert conversation is not None
-        consent: Consent | None = None
+        consent: ConsentAnswer | None = None
         for effect in effects:
             if isinstance(effect, SetLanguage):
                 self.set_language(effect.language)
@@ -693,7 +694,7 @@ class Turn:
                 data={"from": old, "to": language},
             )
 
-    def record_consent(self, effect: RecordConsent) -> Consent | None:
+    def record_consent(self, effect: RecordConsent) -> ConsentAnswer | None:
         """Store an answer to the consent question (the new row), or withdraw consent (None)."""
         assert self.conversation is not None
         if effect.withdrawn:
@@ -723,18 +724,20 @@ class Turn:
             )
             return None
         program = self.services.program
-        consent = Consent(
-            contact_id=self.contact.id,
-            conversation_id=self.conversation.id,
-            granted=effect.granted,
-            version=program.consent_version,
-            language=self.conversation.language,
-            channel=self.identity.channel,
-            elements=consent_elements(program.organisation),
-            given_at=self.now,
+        consent_id = insert_row(
+            self.session,
+            Consent,
+            {
+                "contact_id": self.contact.id,
+                "conversation_id": self.conversation.id,
+                "granted": effect.granted,
+                "version": program.consent_version,
+                "language": self.conversation.language,
+                "channel": self.identity.channel,
+                "elements": consent_elements(program.organisation),
+                "given_at": self.now,
+            },
         )
-        self.session.add(consent)
-        self.session.flush()
         record(
             self.session,
             "consent_given" if effect.granted else "consent_declined",
@@ -743,7 +746,7 @@ class Turn:
             conversation_id=self.conversation.id,
             version=program.consent_version,
         )
-        return consent
+        return ConsentAnswer(consent_id, effect.granted)
 
     # --- replies -----------------------------------------------------------------------------
 

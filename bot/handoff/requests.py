@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
@@ -39,6 +40,14 @@ CODE_LENGTHS = (4, 5, 6)
 _TRIES_PER_LENGTH = 8
 
 
+@dataclass(frozen=True)
+class ConsentAnswer:
+    """An answer to the consent question, stored in the current transaction."""
+
+    consent_id: int
+    granted: bool
+
+
 def new_code(session: Session, choose: Callable[[str], str] = secrets.choice) -> str:
     """A short code a coach can type back (`A K3F7`), never one already given."""
     for length in CODE_LENGTHS:
@@ -57,6 +66,17 @@ def latest_consent(session: Session, contact_id: int) -> Consent | None:
     return session.scalar(_LATEST_CONSENT, {"contact_id": contact_id})
 
 
+def _granted_consent(
+    session: Session, contact_id: int, given_now: ConsentAnswer | None
+) -> int | None:
+    """The consent a new request rests on: this message's answer, else the newest stored one,
+    if it grants and is not withdrawn."""
+    if given_now is not None:
+        return given_now.consent_id if given_now.granted else None
+    consent = latest_consent(session, contact_id)
+    return consent.id if consent and consent.granted and not consent.withdrawn_at else None
+
+
 def request_handoff(
     session: Session,
     conversation: Conversation,
@@ -64,14 +84,13 @@ def request_handoff(
     now: dt.datetime,
     *,
     channel: str,
-    consent_given_now: Consent | None = None,
+    consent_given_now: ConsentAnswer | None = None,
 ) -> Handoff:
     """Store the request, or raise the urgency of the one already open for this person.
 
     `consent_given_now`: the answer to the consent question stored in this same transaction
     (the person's newest, so it is not read back)."""
-    consent = consent_given_now or latest_consent(session, conversation.contact_id)
-    consent_id = consent.id if consent and consent.granted and not consent.withdrawn_at else None
+    consent_id = _granted_consent(session, conversation.contact_id, consent_given_now)
     existing = open_handoff(session, conversation.contact_id)
     if existing is not None:
         if _URGENCY_RANK[request.urgency] > _URGENCY_RANK.get(existing.urgency, 0):
