@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, literal, select
 
 from bot.config import Program
 from bot.conversations import current_conversation
 from bot.db import transaction
-from bot.identities import find_identity
-from bot.models import Message
-from bot.responder_links import linked_responder, redeem_link_code
+from bot.identities import address_index, find_identity
+from bot.models import ChannelIdentity, Message, Responder
+from bot.responder_links import redeem_link_code
 from bot.services import Services
 from connectors.base import step_token
 from connectors.telegram_callbacks import ButtonTap
@@ -29,15 +30,43 @@ class ChatState:
 
 
 def chat_state(services: Services, chat: str) -> ChatState:
-    with services.sessions() as session:
-        responder = linked_responder(session, services.vault, channel=CHANNEL, address=chat)
-        identity = find_identity(session, services.vault, CHANNEL, chat)
-        languages = responder.languages if responder else []
-        return ChatState(
-            responder_id=responder.id if responder else None,
-            responder_language=languages[0] if languages else None,
-            opted_out=bool(identity and identity.opted_out),
+    """One statement (on every update, before anything else is done): the responder linked to
+    this chat and whether its person opted out. As two ORM queries it was about a tenth of the
+    server's CPU under Telegram load."""
+    index = address_index(services.vault, CHANNEL, chat)
+    with services.engine.connect() as connection:
+        row = connection.execute(_chat_state_statement(), {"index": index}).one()
+    languages = row.languages or []
+    return ChatState(
+        responder_id=row.responder_id,
+        responder_language=languages[0] if languages else None,
+        opted_out=bool(row.opted_out),
+    )
+
+
+@functools.cache
+def _chat_state_statement() -> Select[tuple[int | None, list[str] | None, bool | None]]:
+    """Built once. One row always: a row of nothing joined to the linked responder, if any,
+    with the identity's opt-out beside it; each is a lookup on an index of the blind index."""
+    opted_out = (
+        select(ChannelIdentity.opted_out)
+        .where(
+            ChannelIdentity.channel == CHANNEL,
+            ChannelIdentity.address_index == bindparam("index"),
         )
+        .scalar_subquery()
+    )
+    one_row = select(literal(1).label("one")).subquery()
+    return (
+        select(
+            Responder.id.label("responder_id"),
+            Responder.languages.label("languages"),
+            opted_out.label("opted_out"),
+        )
+        .select_from(one_row)
+        .outerjoin(Responder, Responder.telegram_index == bindparam("index"))
+        .limit(1)
+    )
 
 
 def tap_is_current(services: Services, chat: str, provider_id: str, tap: ButtonTap) -> bool:
