@@ -7,7 +7,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.crypto import Vault
@@ -60,7 +60,24 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(_READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+#: The execution option that marks a connection as read-only (see `reading`).
+_READ_ONLY = "doorway_read_only"
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads only. On SQLite its transaction begins DEFERRED: in WAL mode a
+    reader never waits for the writer, where BEGIN IMMEDIATE (every other transaction's) would
+    wait in SQLite's busy handler, sleeping up to 100 ms a step, behind each write in flight.
+    Never write through it: that would take SQLite's lock around the process's writer lock."""
+    with engine.connect().execution_options(**{_READ_ONLY: True}) as connection:
+        yield connection
 
 
 #: The engine's attribute holding the auto-checkpoint threshold its new connections get.
@@ -75,6 +92,11 @@ def set_autocheckpoint(engine: Engine, pages: int | None) -> None:
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def read_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for reads only (pages, scrapes, checks before a turn): see `reading`."""
+    return sessionmaker(engine.execution_options(**{_READ_ONLY: True}), expire_on_commit=False)
 
 
 @contextmanager

@@ -18,7 +18,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Program, Settings, load_program
 from bot.crypto import Vault
-from bot.db import make_engine, session_factory, webhooks_pending, writer_lock
+from bot.db import (
+    make_engine,
+    read_session_factory,
+    session_factory,
+    webhooks_pending,
+    writer_lock,
+)
 from bot.dialogue.loader import load_checked
 from bot.dialogue.spec import DialogueSpec
 from bot.i18n import Catalogs
@@ -73,6 +79,8 @@ class Services:
     program: Program
     engine: Engine
     sessions: sessionmaker[Session]
+    #: For reads only: on SQLite they never wait for a write in flight (`bot.db.reading`).
+    read_sessions: sessionmaker[Session]
     vault: Vault
     dialogues: dict[str, DialogueSpec]
     catalogs: Catalogs
@@ -218,6 +226,7 @@ def build_services(
         program=program,
         engine=engine,
         sessions=session_factory(engine),
+        read_sessions=read_session_factory(engine),
         vault=vault,
         dialogues=load_checked(dialogues_folder or dialogues_dir()),
         catalogs=Catalogs(locales_dir(), program.default_language),

@@ -9,7 +9,7 @@ from sqlalchemy import Select, bindparam, literal, select
 
 from bot.config import Program
 from bot.conversations import current_conversation
-from bot.db import transaction
+from bot.db import reading, transaction
 from bot.identities import address_index, find_identity
 from bot.models import ChannelIdentity, Message, Responder
 from bot.responder_links import redeem_link_code
@@ -34,7 +34,7 @@ def chat_state(services: Services, chat: str) -> ChatState:
     this chat and whether its person opted out. As two ORM queries it was about a tenth of the
     server's CPU under Telegram load."""
     index = address_index(services.vault, CHANNEL, chat)
-    with services.engine.connect() as connection:
+    with reading(services.engine) as connection:
         row = connection.execute(_chat_state_statement(), {"index": index}).one()
     languages = row.languages or []
     return ChatState(
@@ -72,7 +72,7 @@ def _chat_state_statement() -> Select[tuple[int | None, list[str] | None, bool |
 def tap_is_current(services: Services, chat: str, provider_id: str, tap: ButtonTap) -> bool:
     """Whether a verified button belongs to this chat's current conversation at its current
     step, or is a retry of a tap already handled (which `receive` then replays)."""
-    with services.sessions() as session:
+    with services.read_sessions() as session:
         handled = session.scalar(
             select(Message.id).where(Message.channel == CHANNEL, Message.provider_id == provider_id)
         )
@@ -92,7 +92,7 @@ def tap_is_current(services: Services, chat: str, provider_id: str, tap: ButtonT
 
 def chat_language(services: Services, chat: str, hint: str | None) -> str:
     """The language this chat's person uses with us, else Telegram's guess."""
-    with services.sessions() as session:
+    with services.read_sessions() as session:
         identity = find_identity(session, services.vault, CHANNEL, chat)
         if identity is None:
             return pick_language(services.program, None, hint)

@@ -107,7 +107,7 @@ def chat_routes(services: Services) -> APIRouter:
     @router.get("/api/chat/messages", response_model=Replies)
     def history(address: SessionAddress) -> Replies:
         """The conversation so far, so it survives a page reload."""
-        with services.sessions() as session:
+        with services.read_sessions() as session:
             identity = find_identity(session, services.vault, CHANNEL, address)
             if identity is None:
                 return Replies(replies=[])

@@ -91,7 +91,7 @@ def dashboard(request: Request, actor: Signed) -> Response:
     need(actor, "supervisor")
     console = console_of(request)
     filters = filters_from(console, request)
-    with console.services.sessions() as session:
+    with console.services.read_sessions() as session:
         figures = compute(session, filters)
     t = console.translator(request).gettext
     return console.render(
@@ -115,7 +115,7 @@ def dashboard_csv(request: Request, actor: Signed) -> Response:
     need(actor, "supervisor")
     console = console_of(request)
     filters = filters_from(console, request)
-    with console.services.sessions() as session:
+    with console.services.read_sessions() as session:
         figures = compute(session, filters)
     with transaction(console.services.sessions) as session:
         target = f"{filters.start}..{filters.end} {filters.pathway or 'all'}"

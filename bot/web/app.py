@@ -120,7 +120,7 @@ def create_app(
     app.include_router(invites.router())
     app.include_router(followup_api.router)
     app.mount("/console", create_console(services, templates()))
-    app.include_router(metrics.router(services.sessions, services.clock))
+    app.include_router(metrics.router(services.read_sessions, services.clock))
     metrics.count_committed_events(services.sessions)
 
     app.state.rate_limits = WebRateLimits.from_settings(RateLimitSettings())
