@@ -120,7 +120,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
     services = command_services()
     try:
-        with services.sessions() as session:
+        with services.read_sessions() as session:
             rows = list_codes(session)
             for row in rows:
                 item = {

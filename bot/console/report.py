@@ -30,7 +30,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         if start > end:
             raise UserError("--from: must not be after --to")
         filters = Filters(start, end, services.program.tz, args.pathway)
-        with services.sessions() as session:
+        with services.read_sessions() as session:
             figures = compute(session, filters)
     finally:
         services.close()

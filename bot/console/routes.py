@@ -223,7 +223,7 @@ def home(actor: Signed) -> Response:
 @router.get("/offers", include_in_schema=False)
 def offers_page(request: Request, actor: Signed) -> Response:
     console = console_of(request)
-    with console.services.sessions() as session:
+    with console.services.read_sessions() as session:
         offers = pending_offers(session, actor.responder_id)
         mine = open_handoffs(session, actor.responder_id)
     return console.render(request, "offers.html", actor, offers=offers, mine=mine, labels=_labels())
@@ -242,7 +242,7 @@ def offers_json(request: Request, actor: Signed) -> JSONResponse:
     """Polled every few seconds by the offers page: codes and labels, nothing personal."""
     console = console_of(request)
     t = console.translator(request).gettext
-    with console.services.sessions() as session:
+    with console.services.read_sessions() as session:
         offers = pending_offers(session, actor.responder_id)
     return JSONResponse(
         {
@@ -375,7 +375,7 @@ def outcome(
 @router.get("/shifts", include_in_schema=False)
 def shifts(request: Request, actor: Signed) -> Response:
     console = console_of(request)
-    with console.services.sessions() as session:
+    with console.services.read_sessions() as session:
         rows = list(
             session.scalars(
                 select(Shift)

@@ -46,7 +46,7 @@ ENROLMENT_FIELDS = (
 def queue_page(request: Request, actor: Signed) -> Response:
     need(actor, "supervisor")
     console = console_of(request)
-    with console.services.sessions() as session:
+    with console.services.read_sessions() as session:
         waiting = queue(session)
         on_call = on_call_now(console.services, session)
         team = list(
@@ -172,7 +172,7 @@ def _enrol(request: Request, actor: Actor, values: dict[str, str]) -> Response:
 
 def _enrol_again(request: Request, actor: Actor, error: str, values: dict[str, str]) -> Response:
     console = console_of(request)
-    with console.services.sessions() as session:
+    with console.services.read_sessions() as session:
         teams = list(session.scalars(select(Team.name).where(Team.active.is_(True))))
     return console.render(
         request,

@@ -117,7 +117,7 @@ def _cmd_list(_args: argparse.Namespace) -> int:
 
     services = command_services()
     try:
-        with services.sessions() as session:
+        with services.read_sessions() as session:
             for user, responder in list_users(session):
                 state = "active" if user.active else "disabled"
                 print(f"{user.username}\t{user.role}\t{responder or '-'}\t{state}")

@@ -75,7 +75,7 @@ def team_for(
     if credentials is None:
         raise HTTPException(401, "an API key is required: Authorization: Bearer ...", challenge)
     services = _services(request)
-    with services.sessions() as session:
+    with services.read_sessions() as session:
         team = authenticate(session, credentials.credentials)
         name = team.name if team is not None else None
     if name is None:

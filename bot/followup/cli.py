@@ -70,7 +70,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 def rows(services: Services, *, status: str | None, show_contact: bool) -> list[dict[str, Any]]:
     """One dict per enrolment; contact details only when asked for."""
     cadence = services.program.followup.cadence_days
-    with services.sessions() as session:
+    with services.read_sessions() as session:
         query = select(FollowupEnrolment).order_by(FollowupEnrolment.id)
         if status:
             query = query.where(FollowupEnrolment.status == status)
@@ -143,7 +143,7 @@ def cmd_teams_add(args: argparse.Namespace) -> int:
 
 def cmd_teams_list(args: argparse.Namespace) -> int:
     services = _services()
-    with services.sessions() as session:
+    with services.read_sessions() as session:
         teams = [
             {"name": t.name, "active": t.active, "created_at": t.created_at.isoformat()}
             for t in session.scalars(select(Team).order_by(Team.name))

@@ -94,7 +94,7 @@ def cmd_responders_deactivate(args: argparse.Namespace) -> int:
 
 def cmd_responders_list(args: argparse.Namespace) -> int:
     services = _services()
-    with services.sessions() as session:
+    with services.read_sessions() as session:
         for r in session.scalars(select(Responder).order_by(Responder.id)):
             item = {
                 "id": r.id,
@@ -164,7 +164,7 @@ def _local(value: str | None, tz: dt.tzinfo) -> dt.datetime:
 def cmd_shifts_list(args: argparse.Namespace) -> int:
     services = _services()
     tz = services.program.tz
-    with services.sessions() as session:
+    with services.read_sessions() as session:
         names = {r.id: r.name for r in session.scalars(select(Responder))}
         for shift in session.scalars(select(Shift).order_by(Shift.responder_id, Shift.id)):
             who = names.get(shift.responder_id, "?")
@@ -207,7 +207,7 @@ def cmd_oncall(args: argparse.Namespace) -> int:
     services = _services()
     tz = services.program.tz
     at = _local(args.at, tz) if args.at else services.clock()
-    with services.sessions() as session:
+    with services.read_sessions() as session:
         ids = on_call_ids(rotas(session), at, tz)
         people = session.scalars(select(Responder).where(Responder.id.in_(ids))).all()
         print(f"On call at {at.astimezone(tz):%a %Y-%m-%d %H:%M %Z}:")
@@ -298,7 +298,7 @@ def handoff_row(handoff: Handoff, responders: dict[int, str]) -> dict[str, objec
 
 def cmd_handoffs_list(args: argparse.Namespace) -> int:
     services = _services()
-    with services.sessions() as session:
+    with services.read_sessions() as session:
         responders = {r.id: r.name for r in session.scalars(select(Responder))}
         query = select(Handoff).order_by(Handoff.id)
         if args.status:
@@ -319,7 +319,7 @@ def cmd_handoffs_list(args: argparse.Namespace) -> int:
 
 def cmd_handoffs_show(args: argparse.Namespace) -> int:
     services = _services()
-    with services.sessions() as session:
+    with services.read_sessions() as session:
         handoff = session.scalar(select(Handoff).where(Handoff.code == args.code.upper()))
         if handoff is None:
             raise RosterError(f"no handoff with code {args.code!r}")

@@ -47,7 +47,7 @@ def prune_finished_jobs(
     many. Stops between batches once `stopping()` says so; the next prune goes on."""
     old = finished_jobs(now - keep)
     if dry_run:
-        with services.sessions() as session:
+        with services.read_sessions() as session:
             return int(session.scalar(select(func.count()).select_from(old.subquery())) or 0)
     # Several workers prune at once on PostgreSQL: each takes rows no other holds.
     taken = old.with_for_update(skip_locked=True).limit(batch)

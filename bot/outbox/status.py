@@ -30,7 +30,7 @@ class OutboxStatus:
 
 def outbox_status(services: Services) -> OutboxStatus:
     now = services.clock()
-    with services.sessions() as session:
+    with services.read_sessions() as session:
         rows = session.execute(select(OutboxJob.status, func.count()).group_by(OutboxJob.status))
         counts = {status: int(number) for status, number in rows}
         due = (OutboxJob.status == "pending") & (OutboxJob.due_at <= now)

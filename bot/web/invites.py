@@ -41,7 +41,7 @@ def router() -> APIRouter:
     @routes.get("/handoffs/{code}/invite.ics", include_in_schema=False)
     def download(request: Request, code: str, sig: str = Query(max_length=64)) -> Response:
         services: Services = request.app.state.services
-        with services.sessions() as session:
+        with services.read_sessions() as session:
             handoff = session.scalar(select(Handoff).where(Handoff.code == code[:12]))
             if handoff is None or handoff.scheduled_for is None:
                 raise HTTPException(404, detail="no booked time for this code")
