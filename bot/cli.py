@@ -13,6 +13,7 @@ from bot.db import upgrade
 from bot.dialogue.lint import run_language_checks
 from bot.dialogue.loader import load_all, texts
 from bot.errors import UserError
+from bot.heap import limit_malloc_arenas
 from bot.keys import with_local_keys
 from bot.logs import configure_logging
 from bot.paths import dialogues_dir
@@ -54,6 +55,7 @@ def channel_status() -> list[str]:
 def cmd_demo(args: argparse.Namespace) -> int:
     from bot.demo import seed_demo
 
+    limit_malloc_arenas()  # before any thread
     settings = _settings()
     if not settings.is_sqlite:
         raise ConfigError("DOORWAY_DATABASE_URL: the demo runs on SQLite; unset it to use one")
@@ -78,6 +80,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "--workers: more than one server process needs PostgreSQL (DOORWAY_DATABASE_URL) "
             "and webhooks, not --telegram-polling; SQLite serves from one process"
         )
+    limit_malloc_arenas()  # before any thread; `--workers` processes inherit it
     services = _services(settings, announce=print)
     upgrade(services.engine)
     if args.workers > 1:

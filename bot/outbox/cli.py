@@ -10,7 +10,7 @@ import signal
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from bot.heap import freeze_startup_objects
+from bot.heap import freeze_startup_objects, limit_malloc_arenas
 from bot.outbox.prune import prune_finished_jobs
 from bot.outbox.runner import BackgroundWorker
 from bot.outbox.settings import load_outbox_settings
@@ -32,6 +32,7 @@ def _services_with_channels() -> Services:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    limit_malloc_arenas()  # before any thread
     settings = load_outbox_settings()
     services = _services_with_channels()
     try:
