@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import bindparam, event, select
 from sqlalchemy.orm import Session
 
 from bot.models import ChannelIdentity, Message, OutboxJob
@@ -57,6 +57,15 @@ def add_job(
     )
     _note_queued(session, kind)
     return job_id
+
+
+#: Built once: each queued follow-up, routing timer and late reply asks it first.
+_JOB_WITH_KEY = select(OutboxJob.id).where(OutboxJob.idempotency_key == bindparam("key"))
+
+
+def job_exists(session: Session, idempotency_key: str) -> bool:
+    """Whether an outbox job with this key was ever queued (keys are unique)."""
+    return session.scalar(_JOB_WITH_KEY, {"key": idempotency_key}) is not None
 
 
 def jobs_queued(session: Session) -> frozenset[str]:

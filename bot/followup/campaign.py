@@ -14,7 +14,7 @@ from bot.events import record
 from bot.followup.stops import job_prefix, stop
 from bot.followup.texts import step_text
 from bot.identities import lock_contact
-from bot.messaging import add_job, insert_message
+from bot.messaging import add_job, insert_message, job_exists
 from bot.models import (
     ChannelIdentity,
     Contact,
@@ -193,7 +193,7 @@ def queue_step(
 ) -> None:
     """Store the text and a scheduled send (quiet hours apply) keyed `followup:<id>:<step>`."""
     key = f"{job_prefix(enrolment.id)}{index}"
-    if session.scalar(select(OutboxJob.id).where(OutboxJob.idempotency_key == key)):
+    if job_exists(session, key):
         return
     program = services.program
     contact = session.get(Contact, enrolment.contact_id)

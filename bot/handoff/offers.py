@@ -22,7 +22,7 @@ from bot.handoff.notify import (
 from bot.handoff.roster import Team, team
 from bot.handoff.routing import RouteRequest, candidates, supervisors, wanted_skills
 from bot.handoff.schedule import next_slots, on_call_ids
-from bot.messaging import add_job
+from bot.messaging import add_job, job_exists
 from bot.models import Consent, Event, Handoff, HandoffOffer, OutboxJob, Responder
 from bot.outbox import register_timer
 from bot.services import Services
@@ -40,7 +40,7 @@ def schedule_routing(session: Session, handoff: Handoff, now: dt.datetime) -> No
     unique key, and its failed INSERT would take the whole message with it.
     """
     key = f"handoff:{handoff.id}:route:{handoff.routing_round}:{now.isoformat()}"
-    if session.scalar(select(OutboxJob.id).where(OutboxJob.idempotency_key == key)) is not None:
+    if job_exists(session, key):
         return
     add_job(
         session,

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from bot.db import transaction
 from bot.events import record
 from bot.identities import lock_contact
-from bot.messaging import add_job
+from bot.messaging import add_job, job_exists
 from bot.models import ChannelIdentity, Message, OutboxJob
 from bot.services import Services
 
@@ -163,7 +163,7 @@ def queue_stored_replies(services: Services, message_ids: list[int]) -> int:
             lock_contact(session, identity.contact_id)
             session.refresh(identity)
             key = f"msg:{message.id}"
-            if session.scalar(select(OutboxJob.id).where(OutboxJob.idempotency_key == key)):
+            if job_exists(session, key):
                 continue
             force = bool(
                 identity.opted_out
