@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import bindparam, event, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from bot.models import ChannelIdentity, Message, OutboxJob
@@ -13,12 +13,6 @@ from bot.prepared import insert_row, update_by_id
 from connectors.base import OutboundChoice, OutboundMessage
 
 _QUEUED = "doorway.outbox_queued"
-
-
-@event.listens_for(Session, "before_flush")
-def _note_queued_jobs(session: Session, _context: object, _instances: object) -> None:
-    for kind in {obj.kind for obj in session.new if isinstance(obj, OutboxJob)}:
-        _note_queued(session, kind)
 
 
 def _note_queued(session: Session, kind: str) -> None:
@@ -38,7 +32,8 @@ def add_job(
     scheduled: bool = False,
 ) -> int:
     """Queue an outbox job as a plain INSERT in the caller's transaction (see `bot.prepared`);
-    returns its id. The worker is woken for its kind once the transaction commits."""
+    returns its id. Every job is queued here: the session notes its kind, so the worker can
+    be woken for it once the transaction commits (`jobs_queued`)."""
     job_id = insert_row(
         session,
         OutboxJob,

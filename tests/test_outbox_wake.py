@@ -6,8 +6,7 @@ from collections.abc import Collection
 
 from bot.conversations import receive
 from bot.db import transaction
-from bot.messaging import jobs_queued
-from bot.models import OutboxJob
+from bot.messaging import add_job, jobs_queued
 from bot.services import Services
 from connectors.base import InboundMessage
 from tests.outbox_support import queue_texts
@@ -18,11 +17,14 @@ def test_a_session_knows_the_kinds_of_job_it_queued(sqlite_services: Services) -
     now = services.clock()
     with transaction(services.sessions) as session:
         assert jobs_queued(session) == frozenset()
-        session.add(
-            OutboxJob(kind="timer", idempotency_key="t:1", due_at=now, payload={}, created_at=now)
+        add_job(
+            session, kind="timer", idempotency_key="t:1", due_at=now, created_at=now, payload={}
         )
-        session.flush()
         assert jobs_queued(session) == {"timer"}
+        add_job(session, kind="send", idempotency_key="t:2", due_at=now, created_at=now, payload={})
+        assert jobs_queued(session) == {"timer", "send"}
+    with transaction(services.sessions) as session:
+        assert jobs_queued(session) == frozenset()  # a new transaction starts with none
 
 
 def test_receive_wakes_the_worker_with_what_it_queued(sqlite_services: Services) -> None:
