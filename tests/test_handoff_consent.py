@@ -15,6 +15,7 @@ from bot.handoff.requests import ConsentAnswer, request_handoff
 from bot.identities import find_or_create_identity
 from bot.models import Consent, Conversation, Handoff
 from bot.services import Services
+from tests.conversation_support import add_conversation
 
 NOW = dt.datetime(2026, 3, 2, 15, 0, tzinfo=dt.UTC)
 
@@ -60,20 +61,7 @@ def test_the_consent_a_request_rests_on(
 ) -> None:
     with transaction(services.sessions) as session:
         identity = find_or_create_identity(session, services.vault, "sms", "+15550104477", NOW)
-        conversation = Conversation(
-            contact_id=identity.contact_id,
-            identity_id=identity.id,
-            dialogue_id="intake",
-            step="welcome",
-            slots="{}",
-            language="en",
-            pathway="self",
-            status="active",
-            started_at=NOW,
-            updated_at=NOW,
-        )
-        session.add(conversation)
-        session.flush()
+        conversation = add_conversation(session, identity, "active", NOW)
         newest: Consent | None = None
         for granted, withdrawn in stored:
             newest = _consent(session, conversation, granted)

@@ -13,30 +13,17 @@ from sqlalchemy.orm import Session
 from bot.db import transaction
 from bot.events import record
 from bot.identities import create_identity, find_or_create_identity
-from bot.models import ChannelIdentity, Conversation, FollowupEnrolment, Responder
+from bot.models import ChannelIdentity, FollowupEnrolment, Responder
 from bot.sender import Sender, load_sender, new_sender
 from bot.services import Services
+from tests.conversation_support import add_conversation
 
 NOW = dt.datetime(2026, 3, 2, 15, 0, tzinfo=dt.UTC)
 PERSON = "+15550104477"
 
 
 def _conversation(session: Session, identity: ChannelIdentity, status: str, ago: int) -> None:
-    at = NOW - dt.timedelta(days=ago)
-    session.add(
-        Conversation(
-            contact_id=identity.contact_id,
-            identity_id=identity.id,
-            dialogue_id="intake",
-            step="welcome",
-            slots="{}",
-            language="en",
-            pathway="self",
-            status=status,
-            started_at=at,
-            updated_at=at,
-        )
-    )
+    add_conversation(session, identity, status, NOW - dt.timedelta(days=ago))
 
 
 def _enrolment(session: Session, identity: ChannelIdentity, status: str, sent_ago: int) -> None:
