@@ -168,7 +168,7 @@ def head_revision() -> str:
 
 def is_current(engine: Engine) -> bool:
     """Whether the database is at the newest migration (for readiness checks)."""
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         if not inspect(connection).has_table("alembic_version"):
             return False
         current = connection.execute(text("SELECT version_num FROM alembic_version")).scalars()

@@ -15,6 +15,7 @@ from bot.identities import find_or_create_identity
 from bot.metrics import OutboxCollector
 from bot.models import Contact
 from bot.services import Services
+from bot.web.health import check_database, check_migrations
 from connectors.telegram_chats import chat_state
 
 NOW = dt.datetime(2026, 3, 2, 15, 0, tzinfo=dt.UTC)
@@ -58,7 +59,10 @@ def test_a_read_does_not_wait_for_a_write_in_flight(sqlite_services: Services) -
     def a_metrics_scrape() -> object:
         return list(OutboxCollector(sqlite_services.read_sessions, sqlite_services.clock).collect())
 
-    for read in (on_a_connection, in_a_session, a_metrics_scrape):
+    def a_readiness_probe() -> object:
+        return check_database(sqlite_services), check_migrations(sqlite_services)
+
+    for read in (on_a_connection, in_a_session, a_metrics_scrape, a_readiness_probe):
         assert _while_a_write_is_open(sqlite_services, read) < PROMPT, read.__name__
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from bot.db import is_current
+from bot.db import is_current, reading
 from bot.services import Services
 
 HEALTH_PATH = "/healthz"
@@ -18,7 +18,7 @@ READY_PATH = "/readyz"
 
 def check_database(services: Services) -> tuple[bool, str]:
     try:
-        with services.engine.connect() as connection:
+        with reading(services.engine) as connection:
             connection.execute(text("SELECT 1"))
     except Exception as exc:
         # The type only: a driver's message can carry the URL with its password.
