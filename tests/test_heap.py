@@ -58,7 +58,8 @@ libc = ctypes.CDLL("libc.so.6")
 libc.fopen.restype = ctypes.c_void_p
 libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
 libc.fclose.argtypes = [ctypes.c_void_p]
-path = tempfile.mktemp()
+folder = tempfile.mkdtemp()
+path = os.path.join(folder, "malloc-info.xml")
 stream = libc.fopen(path.encode(), b"w")
 libc.malloc_info(0, stream)
 libc.fclose(stream)
