@@ -1,4 +1,4 @@
-"""The writes on the path of every message, compiled once and run on the driver's cursor.
+"""The statements on the path of every message, compiled once and run on the driver's cursor.
 
 Every inbound message writes about five rows (the message, its reply, an event, the
 conversation's step). SQLAlchemy Core spends about 25 us around each of those statements
@@ -11,24 +11,28 @@ error is raised as SQLAlchemy's (an `IntegrityError` stays one, so a provider's 
 still recognised).
 
 Only plain INSERTs and UPDATEs by key go here, with every column that has a Python-side
-default given; anything read back into the ORM goes through the ORM.
+default given, and SELECTs built once by their caller (`fetch_one`: the sender's lookup,
+which through the ORM cost about ten times the statement itself).
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, bindparam, exc, insert, update
+from sqlalchemy import Select, Table, bindparam, exc, insert, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.types import TypeEngine
 
 from bot.models import Base
 
 BindProcessor = Callable[[Any], Any] | None
+ResultProcessor = Callable[[Any], Any] | None
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,22 @@ class _Compiled:
         if self.positional:
             return [values[name] if p is None else p(values[name]) for name, p in self.binds]
         return {name: (values[name] if p is None else p(values[name])) for name, p in self.binds}
+
+
+@dataclass(frozen=True)
+class _CompiledSelect:
+    query: _Compiled
+    #: The values the statement holds itself (a channel it compares with, a LIMIT).
+    fixed: Mapping[str, Any]
+    #: The bind names the caller must give.
+    required: frozenset[str]
+    #: Per selected column, what Core does to the driver's value (decryption, datetimes).
+    results: tuple[ResultProcessor, ...]
+
+    def row(self, raw: Any) -> tuple[Any, ...]:
+        return tuple(
+            value if p is None else p(value) for value, p in zip(raw, self.results, strict=True)
+        )
 
 
 #: By the driver's dialect (its class, paramstyle and RETURNING support: PostgreSQL's drivers
@@ -62,6 +82,21 @@ def update_by_id(
     """UPDATE the given columns of the model's row with this `id`."""
     compiled = _compile(session, "update", _table(model), tuple(values), _update_statement)
     _run(session, compiled, {**values, "id_": row_id})
+
+
+def fetch_one(
+    session: Session, statement: Select[Any], values: Mapping[str, Any]
+) -> tuple[Any, ...] | None:
+    """The first row of a SELECT the caller builds once (it is compiled once per statement
+    object and dialect), each column's value as Core would give it; None for no row."""
+    compiled = _compile_select(session.get_bind().dialect, statement)
+    missing = compiled.required - values.keys()
+    if missing:
+        raise KeyError(f"give {', '.join(sorted(missing))}")
+    query = compiled.query
+    parameters = query.parameters({**compiled.fixed, **values})
+    raw = _execute(session, query.sql, parameters, lambda cursor, _dialect: cursor.fetchone())
+    return None if raw is None else compiled.row(raw)
 
 
 def _table(model: type[Base]) -> Table:
@@ -100,17 +135,52 @@ def _compile(
     key = (type(dialect), dialect.paramstyle, dialect.insert_returning, kind, table.name, columns)
     found = _compiled.get(key)
     if found is None:
-        statement = build(table, columns, dialect)
-        compiled = statement.compile(dialect=dialect)
-        names = compiled.positiontup if compiled.positional else list(compiled.binds)
-        assert names is not None
-        found = _Compiled(
-            sql=str(compiled),
-            binds=tuple((n, _processor(compiled.binds[n].type, dialect)) for n in names),
-            positional=compiled.positional,
-            returns_key=kind == "insert",
-        )
+        compiled = build(table, columns, dialect).compile(dialect=dialect)
+        found = _query(compiled, dialect, returns_key=kind == "insert")
         _compiled[key] = found
+    return found
+
+
+def _query(compiled: SQLCompiler, dialect: Dialect, *, returns_key: bool) -> _Compiled:
+    names = compiled.positiontup if compiled.positional else list(compiled.binds)
+    assert names is not None
+    return _Compiled(
+        sql=str(compiled),
+        binds=tuple((n, _processor(compiled.binds[n].type, dialect)) for n in names),
+        positional=compiled.positional,
+        returns_key=returns_key,
+    )
+
+
+#: By statement (held weakly: one built per call would only cost its compilation, not
+#: memory for ever), then by the driver's dialect.
+_selects: weakref.WeakKeyDictionary[Select[Any], dict[tuple[object, ...], _CompiledSelect]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _compile_select(dialect: Dialect, statement: Select[Any]) -> _CompiledSelect:
+    by_dialect = _selects.get(statement)
+    if by_dialect is None:
+        by_dialect = _selects[statement] = {}
+    key = (type(dialect), dialect.paramstyle)
+    found = by_dialect.get(key)
+    if found is None:
+        compiled = statement.compile(dialect=dialect)
+        if compiled.post_compile_params:
+            # Core renders these (an IN list of values) anew at each execution.
+            raise ValueError("write IN lists as literal words (bot.sql_words.inline_words)")
+        binds = compiled.binds
+        found = _CompiledSelect(
+            query=_query(compiled, dialect, returns_key=False),
+            fixed={n: b.value for n, b in binds.items() if not b.required},
+            required=frozenset(n for n, b in binds.items() if b.required),
+            results=tuple(
+                column.type.dialect_impl(dialect).result_processor(dialect, None)
+                for column in statement.selected_columns
+            ),
+        )
+        by_dialect[key] = found
     return found
 
 
@@ -122,12 +192,8 @@ def _processor(type_: TypeEngine[Any], dialect: Dialect) -> BindProcessor:
 
 def _run(session: Session, compiled: _Compiled, values: Mapping[str, Any]) -> Any:
     """Execute in the session's transaction; the new row's id for an INSERT."""
-    connection = session.connection()
-    dialect = connection.dialect
-    parameters = compiled.parameters(values)
-    cursor = connection.connection.cursor()
-    try:
-        cursor.execute(compiled.sql, parameters)
+
+    def key(cursor: Any, dialect: Dialect) -> Any:
         if not compiled.returns_key:
             return None
         if dialect.insert_returning:
@@ -135,9 +201,24 @@ def _run(session: Session, compiled: _Compiled, values: Mapping[str, Any]) -> An
             assert row is not None
             return row[0]
         return cursor.lastrowid
+
+    return _execute(session, compiled.sql, compiled.parameters(values), key)
+
+
+def _execute(
+    session: Session, sql: str, parameters: Any, result: Callable[[Any, Dialect], Any]
+) -> Any:
+    """Run one statement on a cursor of the session's connection, in its transaction, and
+    read what `result` takes from the cursor; a driver's error is raised as SQLAlchemy's."""
+    connection = session.connection()
+    dialect = connection.dialect
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(sql, parameters)
+        return result(cursor, dialect)
     except dialect.loaded_dbapi.Error as error:
         raise exc.DBAPIError.instance(
-            compiled.sql, parameters, error, dialect.loaded_dbapi.Error, dialect=dialect
+            sql, parameters, error, dialect.loaded_dbapi.Error, dialect=dialect
         ) from error
     finally:
         cursor.close()

@@ -4,7 +4,8 @@ Each question `receive()` asks about a sender (their identity and contact, the c
 message continues, whether the address is a responder's, whether a check-in or a satisfaction
 question is waiting for an answer) used to be its own query. Through the ORM each cost about
 as much CPU as the dialogue step; together they were most of a message. Here they are one
-SELECT with correlated subqueries, every one of them on an index.
+SELECT with correlated subqueries, every one of them on an index, run on the driver's cursor
+(`bot.prepared.fetch_one`); its row becomes the session's objects through `bot.orm_rows`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from bot.models import (
     FollowupEnrolment,
     Responder,
 )
+from bot.orm_rows import attach, mapped_columns
+from bot.prepared import fetch_one
 from bot.sql_words import inline_words
 
 #: Which responder column holds the blind index of an address on each channel.
@@ -64,16 +67,28 @@ def load_sender(
     committed.
     """
     params = {"index": address_index(vault, channel, address), "sent_after": now - REPLY_WINDOW}
-    if session.get_bind().dialect.name == "sqlite":
-        statement = _sender_statement(channel)
-    else:
-        if session.scalar(_lock_contact_of(channel), params) is None:
-            return None
-        statement = _sender_statement_refreshed(channel)
-    row = session.execute(statement, params).one_or_none()
+    # On PostgreSQL the row overwrites what the session may hold (what a concurrent message
+    # committed before the lock was granted); SQLite's cannot have changed meanwhile.
+    refresh = session.get_bind().dialect.name != "sqlite"
+    if refresh and fetch_one(session, _lock_contact_of(channel), params) is None:
+        return None
+    row = fetch_one(session, _sender_statement(channel), params)
     if row is None:
         return None
-    identity, contact, latest, responder_id, checkin_sent, satisfaction_kind = row
+    contact_at = len(_IDENTITY)
+    conversation_at = contact_at + len(_CONTACT)
+    rest_at = conversation_at + len(_CONVERSATION)
+    identity_row = dict(zip(_IDENTITY, row[:contact_at], strict=True))
+    contact_row = dict(zip(_CONTACT, row[contact_at:conversation_at], strict=True))
+    conversation_row = dict(zip(_CONVERSATION, row[conversation_at:rest_at], strict=True))
+    identity = attach(session, ChannelIdentity, identity_row, refresh=refresh)
+    contact = attach(session, Contact, contact_row, refresh=refresh)
+    latest = (  # outer-joined: no id, no conversation yet
+        attach(session, Conversation, conversation_row, refresh=refresh)
+        if conversation_row["id"] is not None
+        else None
+    )
+    responder_id, checkin_sent, satisfaction_kind = row[rest_at:]
     return Sender(
         identity=identity,
         contact=contact,
@@ -89,8 +104,8 @@ def new_sender(session: Session, identity: ChannelIdentity) -> Sender:
     back: a new contact has no conversation, check-in or question yet. Only whether the
     address is a responder's own is looked up (tests hold this to `load_sender`)."""
     statement = _responder_by_index(identity.channel)
-    responder_id = (
-        session.scalar(statement, {"index": identity.address_index})
+    row = (
+        fetch_one(session, statement, {"index": identity.address_index})
         if statement is not None
         else None
     )
@@ -98,7 +113,7 @@ def new_sender(session: Session, identity: ChannelIdentity) -> Sender:
         identity=identity,
         contact=identity.contact,
         latest_conversation=None,
-        responder_id=responder_id,
+        responder_id=row[0] if row else None,
         checkin_sent=False,
         satisfaction_asked=False,
     )
@@ -127,6 +142,13 @@ def _lock_contact_of(channel: str) -> Select[int]:
         )
         .with_for_update(of=Contact)
     )
+
+
+#: The objects the sender's row holds, in its order: every mapped column of each.
+_SENDER_MODELS = (ChannelIdentity, Contact, Conversation)
+_IDENTITY, _CONTACT, _CONVERSATION = (
+    tuple(name for name, _ in mapped_columns(model)) for model in _SENDER_MODELS
+)
 
 
 @functools.cache
@@ -170,11 +192,10 @@ def _sender_statement(channel: str) -> Select[Any]:
         .correlate(Contact)
         .scalar_subquery()
     )
+    columns = [column for model in _SENDER_MODELS for _, column in mapped_columns(model)]
     return (
         select(
-            ChannelIdentity,
-            Contact,
-            Conversation,
+            *columns,
             responder_id.label("responder_id"),
             checkin_sent.label("checkin_sent"),
             satisfaction_kind.label("satisfaction_kind"),
@@ -185,13 +206,6 @@ def _sender_statement(channel: str) -> Select[Any]:
             ChannelIdentity.channel == channel, ChannelIdentity.address_index == bindparam("index")
         )
     )
-
-
-@functools.cache
-def _sender_statement_refreshed(channel: str) -> Select[Any]:
-    """The sender's statement for PostgreSQL, where it runs after the contact's lock: it
-    overwrites what the session holds with what a concurrent message committed."""
-    return _sender_statement(channel).execution_options(populate_existing=True)
 
 
 def continued_conversation(

@@ -1,5 +1,6 @@
 """`bot.prepared`: a row written on the driver's cursor reads back as Core would have written
-it, on both backends, inside the caller's transaction; a driver's error is SQLAlchemy's."""
+it, and a row fetched on it reads as Core reads it, on both backends, inside the caller's
+transaction; a driver's error is SQLAlchemy's."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select, text
+from sqlalchemy import Table, bindparam, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from bot.db import transaction
 from bot.models import Base, ChannelIdentity, Contact, Event, Message
-from bot.prepared import insert_row, update_by_id
+from bot.prepared import fetch_one, insert_row, update_by_id
 from bot.services import Services
+from bot.sql_words import inline_words
 
 AT = dt.datetime(2026, 12, 7, 6, 30, 15, 123456, tzinfo=dt.UTC)
 
@@ -161,3 +163,48 @@ def test_a_column_with_a_python_default_must_be_given(services: Services) -> Non
     row = {k: v for k, v in ROWS[3][2].items() if k != "created_at"}
     with pytest.raises(ValueError, match="created_at"), transaction(services.sessions) as session:
         insert_row(session, Event, row)
+
+
+@pytest.mark.parametrize(("model", "row"), [(m, r) for _, m, r in ROWS], ids=[n for n, *_ in ROWS])
+def test_a_row_fetched_reads_as_core_reads_it(
+    services: Services, model: type[Base], row: dict[str, Any]
+) -> None:
+    """Decrypted, JSON decoded, datetimes aware: the values Core's result would hold."""
+    if model is Message:
+        row = {**row, "identity_id": an_identity(services)}
+    table = model.__table__
+    assert isinstance(table, Table)
+    statement = select(table).where(table.c.id == bindparam("row_id"))
+    with transaction(services.sessions) as session:
+        row_id = insert_row(session, model, row)
+        fetched = fetch_one(session, statement, {"row_id": row_id})
+        read = session.connection().execute(statement, {"row_id": row_id}).one()
+    assert fetched == tuple(read)
+
+
+def test_a_fetched_statement_keeps_its_own_values(services: Services) -> None:
+    """Values built into the statement (a channel, a LIMIT) go with the caller's; a missing
+    value of the caller's is named; no row is None."""
+    identity_id = an_identity(services)
+    statement = (
+        select(Message.id)
+        .where(
+            Message.channel == "sms",
+            Message.identity_id == bindparam("identity"),
+            Message.status.in_(inline_words(["received", "sent"])),
+        )
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+    with transaction(services.sessions) as session:
+        for provider_id in ("SM1", "SM2"):
+            base = {**ROWS[0][2], "identity_id": identity_id, "provider_id": provider_id}
+            newest = insert_row(session, Message, base)
+        insert_row(session, Message, {**base, "channel": "telegram", "provider_id": "TG1"})
+        assert fetch_one(session, statement, {"identity": identity_id}) == (newest,)
+        assert fetch_one(session, statement, {"identity": identity_id + 1}) is None
+        with pytest.raises(KeyError, match="identity"):
+            fetch_one(session, statement, {})
+        expanding = select(Message.id).where(Message.status.in_(["received", "sent"]))
+        with pytest.raises(ValueError, match="IN lists"):
+            fetch_one(session, expanding, {})

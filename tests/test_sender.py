@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -14,6 +15,7 @@ from bot.db import transaction
 from bot.events import record
 from bot.identities import create_identity, find_or_create_identity
 from bot.models import ChannelIdentity, FollowupEnrolment, Responder
+from bot.orm_rows import mapped_columns
 from bot.sender import Sender, load_sender, new_sender
 from bot.services import Services
 from tests.conversation_support import add_conversation
@@ -178,3 +180,24 @@ def test_an_address_stored_meanwhile_is_found_not_duplicated(services: Services)
     with transaction(services.sessions) as session:
         count = session.scalar(select(func.count()).select_from(ChannelIdentity))
     assert count == 1
+
+
+def test_the_senders_objects_hold_what_the_orm_loads(services: Services) -> None:
+    """The lookup reads its row on the driver's cursor; every column of the identity, the
+    contact and the conversation must read as an ORM load in a fresh session reads it."""
+    with transaction(services.sessions) as session:
+        identity = find_or_create_identity(session, services.vault, "sms", PERSON, NOW)
+        identity.last_inbound_at = NOW
+        identity.contact.language = "es"
+        identity.contact.display_name = "Río"
+        conversation = add_conversation(session, identity, "active", NOW)
+        conversation.slots = '{"name": "Río"}'
+    with transaction(services.sessions) as session:
+        sender = load_sender(session, services.vault, "sms", PERSON, NOW)
+        assert sender is not None and sender.latest_conversation is not None
+        read: list[Any] = [sender.identity, sender.contact, sender.latest_conversation]
+    with services.read_sessions() as session:
+        for obj in read:
+            loaded = session.get(type(obj), obj.id)
+            for name, _ in mapped_columns(type(obj)):
+                assert getattr(obj, name) == getattr(loaded, name), name

@@ -1,0 +1,134 @@
+"""`bot.orm_rows`: an object made from a row read on the driver's cursor behaves as one the
+session loaded: clean, its changes stored, its relationships found without a query, and one
+object per row in a session."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import event, inspect, select, update
+from sqlalchemy.orm import Session
+
+from bot.db import transaction
+from bot.identities import create_identity
+from bot.models import ChannelIdentity, Contact
+from bot.orm_rows import attach, mapped_columns
+from bot.sender import load_sender
+from bot.services import Services
+
+NOW = dt.datetime(2026, 12, 7, 11, 0, tzinfo=dt.UTC)
+PERSON = "+15550104477"
+
+
+def stored_identity(services: Services) -> int:
+    with transaction(services.sessions) as session:
+        identity, _ = create_identity(session, services.vault, "sms", PERSON, NOW, inbound_at=NOW)
+        return identity.id
+
+
+def row_of(session: Session, model: type[Any], row_id: int) -> dict[str, Any]:
+    """Every mapped column of a row, as Core reads it (not through the session)."""
+    columns = mapped_columns(model)
+    selected = session.connection().execute(
+        select(*(column for _, column in columns)).where(model.id == row_id)
+    )
+    return dict(zip((name for name, _ in columns), selected.one(), strict=True))
+
+
+@contextmanager
+def statements(services: Services) -> Iterator[list[str]]:
+    """The SQL sent to the database meanwhile."""
+    sent: list[str] = []
+
+    def note(*args: Any) -> None:
+        sent.append(args[2])
+
+    event.listen(services.engine, "before_cursor_execute", note)
+    try:
+        yield sent
+    finally:
+        event.remove(services.engine, "before_cursor_execute", note)
+
+
+def test_an_attached_object_is_clean_and_reads_its_row(services: Services) -> None:
+    identity_id = stored_identity(services)
+    with transaction(services.sessions) as session:
+        values = row_of(session, ChannelIdentity, identity_id)
+        identity = attach(session, ChannelIdentity, values, refresh=False)
+        state = inspect(identity)
+        assert state.persistent and not session.dirty and not session.new
+        assert identity.address == PERSON and identity.last_inbound_at == NOW
+        assert session.get(ChannelIdentity, identity_id) is identity
+
+
+def test_a_change_to_an_attached_object_is_stored(services: Services) -> None:
+    identity_id = stored_identity(services)
+    with transaction(services.sessions) as session:
+        identity = attach(
+            session, ChannelIdentity, row_of(session, ChannelIdentity, identity_id), refresh=False
+        )
+        identity.opted_out = True
+        identity.opted_out_at = NOW
+    with services.read_sessions() as session:
+        stored = session.get(ChannelIdentity, identity_id)
+        assert stored is not None
+        assert (stored.opted_out, stored.opted_out_at) == (True, NOW)
+
+
+def test_a_relationship_to_an_attached_object_needs_no_query(services: Services) -> None:
+    identity_id = stored_identity(services)
+    with transaction(services.sessions) as session:
+        identity = attach(
+            session, ChannelIdentity, row_of(session, ChannelIdentity, identity_id), refresh=False
+        )
+        contact_values = row_of(session, Contact, identity.contact_id)
+        with statements(services) as before_contact:
+            assert identity.contact.id == identity.contact_id
+        assert len(before_contact) == 1  # not in the session yet: loaded, as the ORM would
+    with transaction(services.sessions) as session:
+        identity = attach(
+            session, ChannelIdentity, row_of(session, ChannelIdentity, identity_id), refresh=False
+        )
+        contact = attach(session, Contact, contact_values, refresh=False)
+        with statements(services) as sent:
+            assert identity.contact is contact
+        assert sent == []
+
+
+@pytest.mark.parametrize("refresh", [False, True])
+def test_the_sessions_own_object_is_kept(services: Services, refresh: bool) -> None:
+    """One object per row: the one the session holds. `refresh` overwrites it with the row
+    read (what another transaction committed), as `populate_existing` would."""
+    identity_id = stored_identity(services)
+    with transaction(services.sessions) as session:
+        held = session.get(ChannelIdentity, identity_id)
+        assert held is not None
+        values = {**row_of(session, ChannelIdentity, identity_id), "opted_out": True}
+        got = attach(session, ChannelIdentity, values, refresh=refresh)
+        assert got is held
+        assert held.opted_out is refresh
+        assert not session.dirty  # what it holds now is what is stored, or was read
+
+
+def test_the_sender_reads_what_a_concurrent_message_committed(services: Services) -> None:
+    """PostgreSQL: a transaction that already holds the identity, then takes the contact's
+    lock, sees what another transaction committed meanwhile (here, an opt-out)."""
+    if services.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite's transaction holds the write lock from its start")
+    identity_id = stored_identity(services)
+    with transaction(services.sessions) as session:
+        held = session.get(ChannelIdentity, identity_id)
+        assert held is not None and held.opted_out is False
+        with services.engine.begin() as other:
+            other.execute(
+                update(ChannelIdentity)
+                .where(ChannelIdentity.id == identity_id)
+                .values(opted_out=True, opted_out_at=NOW)
+            )
+        sender = load_sender(session, services.vault, "sms", PERSON, NOW)
+        assert sender is not None and sender.identity is held
+        assert (held.opted_out, held.opted_out_at) == (True, NOW)
