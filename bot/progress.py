@@ -28,8 +28,15 @@ def save_progress(
     now: dt.datetime,
 ) -> None:
     """Store the conversation's step, answers (encrypted by the column type), misses and
-    status, in the caller's transaction; the loaded object reads the same afterwards."""
-    values = {"step": step, "slots": slots, "misses": misses, "status": status, "updated_at": now}
+    status, in the caller's transaction; the loaded object reads the same afterwards.
+
+    The status is written only when it changes: it is in an index, and a database rewrites
+    an index's entry for any column an UPDATE sets, changed or not (on SQLite one more page
+    written at every message's commit)."""
+    values: dict[str, object] = {"step": step, "slots": slots, "misses": misses}
+    if status != conversation.status:
+        values["status"] = status
+    values["updated_at"] = now
     update_by_id(session, Conversation, conversation.id, values)
     for key, value in values.items():
         set_committed_value(conversation, key, value)
