@@ -12,7 +12,8 @@ is found in the identity map without a query.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import inspect
@@ -29,6 +30,32 @@ def mapped_columns(model: type[Base]) -> tuple[tuple[str, ColumnElement[Any]], .
     """(attribute, column) of every column the model maps, in the mapper's order: what a
     statement must select for `attach` to make a whole object."""
     return tuple((attr.key, attr.columns[0]) for attr in inspect(model).column_attrs)
+
+
+def columns_of(*models: type[Base]) -> list[ColumnElement[Any]]:
+    """What a statement selects for `attach_row`: every mapped column of each model in turn."""
+    return [column for model in models for _, column in mapped_columns(model)]
+
+
+def attach_row(
+    session: Session, models: Sequence[type[Base]], row: Sequence[Any], *, refresh: bool
+) -> tuple[list[Base | None], tuple[Any, ...]]:
+    """The session's objects for a row that starts with `columns_of(*models)`, one per model
+    (None where its id is NULL: an outer join found nothing), and the rest of the row."""
+    objects: list[Base | None] = []
+    start = 0
+    for model in models:
+        names = _names(model)
+        values = dict(zip(names, row[start : start + len(names)], strict=True))
+        start += len(names)
+        absent = values["id"] is None
+        objects.append(None if absent else attach(session, model, values, refresh=refresh))
+    return objects, tuple(row[start:])
+
+
+@functools.cache
+def _names(model: type[Base]) -> tuple[str, ...]:
+    return tuple(name for name, _ in mapped_columns(model))
 
 
 def attach(
@@ -53,4 +80,4 @@ def attach(
     return instance
 
 
-__all__ = ["attach", "mapped_columns"]
+__all__ = ["attach", "attach_row", "columns_of", "mapped_columns"]

@@ -30,7 +30,7 @@ from bot.models import (
     FollowupEnrolment,
     Responder,
 )
-from bot.orm_rows import attach, mapped_columns
+from bot.orm_rows import attach_row, columns_of
 from bot.prepared import fetch_one
 from bot.sql_words import inline_words
 
@@ -75,20 +75,11 @@ def load_sender(
     row = fetch_one(session, _sender_statement(channel), params)
     if row is None:
         return None
-    contact_at = len(_IDENTITY)
-    conversation_at = contact_at + len(_CONTACT)
-    rest_at = conversation_at + len(_CONVERSATION)
-    identity_row = dict(zip(_IDENTITY, row[:contact_at], strict=True))
-    contact_row = dict(zip(_CONTACT, row[contact_at:conversation_at], strict=True))
-    conversation_row = dict(zip(_CONVERSATION, row[conversation_at:rest_at], strict=True))
-    identity = attach(session, ChannelIdentity, identity_row, refresh=refresh)
-    contact = attach(session, Contact, contact_row, refresh=refresh)
-    latest = (  # outer-joined: no id, no conversation yet
-        attach(session, Conversation, conversation_row, refresh=refresh)
-        if conversation_row["id"] is not None
-        else None
-    )
-    responder_id, checkin_sent, satisfaction_kind = row[rest_at:]
+    objects, rest = attach_row(session, SENDER_MODELS, row, refresh=refresh)
+    identity, contact, latest = objects  # the conversation is None when there is none yet
+    assert isinstance(identity, ChannelIdentity) and isinstance(contact, Contact)
+    assert latest is None or isinstance(latest, Conversation)
+    responder_id, checkin_sent, satisfaction_kind = rest
     return Sender(
         identity=identity,
         contact=contact,
@@ -144,11 +135,8 @@ def _lock_contact_of(channel: str) -> Select[int]:
     )
 
 
-#: The objects the sender's row holds, in its order: every mapped column of each.
-_SENDER_MODELS = (ChannelIdentity, Contact, Conversation)
-_IDENTITY, _CONTACT, _CONVERSATION = (
-    tuple(name for name, _ in mapped_columns(model)) for model in _SENDER_MODELS
-)
+#: The objects the sender's row holds, in its order.
+SENDER_MODELS = (ChannelIdentity, Contact, Conversation)
 
 
 @functools.cache
@@ -192,10 +180,9 @@ def _sender_statement(channel: str) -> Select[Any]:
         .correlate(Contact)
         .scalar_subquery()
     )
-    columns = [column for model in _SENDER_MODELS for _, column in mapped_columns(model)]
     return (
         select(
-            *columns,
+            *columns_of(*SENDER_MODELS),
             responder_id.label("responder_id"),
             checkin_sent.label("checkin_sent"),
             satisfaction_kind.label("satisfaction_kind"),
