@@ -10,13 +10,14 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import event, inspect, select, update
+from sqlalchemy import bindparam, event, inspect, literal, select, update
 from sqlalchemy.orm import Session
 
 from bot.db import transaction
 from bot.identities import create_identity
-from bot.models import ChannelIdentity, Contact
-from bot.orm_rows import attach, mapped_columns
+from bot.models import ChannelIdentity, Contact, Conversation
+from bot.orm_rows import attach, attach_row, columns_of, mapped_columns
+from bot.prepared import fetch_one
 from bot.sender import load_sender
 from bot.services import Services
 
@@ -132,3 +133,25 @@ def test_the_sender_reads_what_a_concurrent_message_committed(services: Services
         sender = load_sender(session, services.vault, "sms", PERSON, NOW)
         assert sender is not None and sender.identity is held
         assert (held.opted_out, held.opted_out_at) == (True, NOW)
+
+
+def test_a_row_of_several_objects(services: Services) -> None:
+    """Each model's columns in turn, then the rest of the row; an outer join that found
+    nothing gives None, not an empty object."""
+    identity_id = stored_identity(services)
+    statement = (
+        select(*columns_of(ChannelIdentity, Contact, Conversation), literal(7).label("extra"))
+        .join(Contact, Contact.id == ChannelIdentity.contact_id)
+        .outerjoin(Conversation, Conversation.identity_id == ChannelIdentity.id)
+        .where(ChannelIdentity.id == bindparam("identity"))
+    )
+    with transaction(services.sessions) as session:
+        row = fetch_one(session, statement, {"identity": identity_id})
+        assert row is not None
+        (identity, contact, conversation), rest = attach_row(
+            session, (ChannelIdentity, Contact, Conversation), row, refresh=False
+        )
+        assert isinstance(identity, ChannelIdentity) and isinstance(contact, Contact)
+        assert identity.contact is contact and identity.address == PERSON
+        assert conversation is None
+        assert rest == (7,)
