@@ -88,7 +88,12 @@ def fetch_one(
     session: Session, statement: Select[Any], values: Mapping[str, Any]
 ) -> tuple[Any, ...] | None:
     """The first row of a SELECT the caller builds once (it is compiled once per statement
-    object and dialect), each column's value as Core would give it; None for no row."""
+    object and dialect), each column's value as Core would give it; None for no row.
+
+    Like an ORM query it first flushes the session's pending changes (unless autoflush is
+    off), so it reads what the transaction has changed so far."""
+    if session.autoflush:
+        session.flush()
     compiled = _compile_select(session.get_bind().dialect, statement)
     missing = compiled.required - values.keys()
     if missing:
