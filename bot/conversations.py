@@ -65,6 +65,7 @@ from bot.messaging import (
 )
 from bot.models import ChannelIdentity, Consent, Contact, Conversation, Message, Responder
 from bot.nlu.base import Parse
+from bot.orm_rows import inserted
 from bot.outbox.delivery import heard_from
 from bot.prepared import insert_row
 from bot.progress import save_progress
@@ -513,21 +514,24 @@ class Turn:
         # An unknown or disabled code starts a normal (self-referral) conversation.
         code = resolve_referral(self.session, referral)
         followup = self.followup  # a follow-up counts toward the enrolling team's pathway
-        conversation = Conversation(
-            contact_id=self.contact.id,
-            identity_id=self.identity.id,
-            dialogue_id=self.dialogue_id(),
-            step=self.spec().start,
-            slots=json.dumps({}),
-            language=language,
-            pathway=followup.pathway if followup else code.pathway if code else DEFAULT_PATHWAY,
-            referral_code=code.code if code else None,
-            referral_team=followup.team if followup else code.team if code else None,
-            started_at=self.now,
-            updated_at=self.now,
+        row = {
+            "contact_id": self.contact.id,
+            "identity_id": self.identity.id,
+            "dialogue_id": self.dialogue_id(),
+            "step": self.spec().start,
+            "slots": json.dumps({}),
+            "misses": 0,
+            "status": "active",
+            "language": language,
+            "pathway": followup.pathway if followup else code.pathway if code else DEFAULT_PATHWAY,
+            "referral_code": code.code if code else None,
+            "referral_team": followup.team if followup else code.team if code else None,
+            "started_at": self.now,
+            "updated_at": self.now,
+        }
+        conversation = inserted(
+            self.session, Conversation, insert_row(self.session, Conversation, row), row
         )
-        self.session.add(conversation)
-        self.session.flush()
         set_conversation(self.session, self.inbound_id, conversation.id)
         self.conversation = conversation
         record(

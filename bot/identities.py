@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 from bot.crypto import Vault
 from bot.events import record
 from bot.models import ChannelIdentity, Contact
+from bot.orm_rows import inserted
+from bot.prepared import insert_row
 
 
 def address_index(vault: Vault, channel: str, address: str) -> str:
@@ -75,17 +77,23 @@ def _insert_identity(
     now: dt.datetime,
     inbound_at: dt.datetime | None,
 ) -> ChannelIdentity:
-    identity = ChannelIdentity(
-        contact=Contact(created_at=now),
-        channel=channel,
-        address_index=address_index(vault, channel, address),
-        address=address,
-        created_at=now,
-        last_inbound_at=inbound_at,
-    )
-    session.add(identity)
-    session.flush()  # the contact and the identity, in one flush
-    record(session, "contact_created", now, contact_id=identity.contact_id, channel=channel)
+    contact_row = {"created_at": now}
+    contact_id = insert_row(session, Contact, contact_row)
+    identity_row = {
+        "contact_id": contact_id,
+        "channel": channel,
+        "address_index": address_index(vault, channel, address),
+        "address": address,
+        "opted_out": False,
+        "unreachable": False,
+        "created_at": now,
+        "last_inbound_at": inbound_at,
+    }
+    identity_id = insert_row(session, ChannelIdentity, identity_row)
+    # Into the session once both are stored: a duplicate address fails before either is.
+    inserted(session, Contact, contact_id, contact_row)
+    identity = inserted(session, ChannelIdentity, identity_id, identity_row)
+    record(session, "contact_created", now, contact_id=contact_id, channel=channel)
     return identity
 
 

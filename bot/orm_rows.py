@@ -53,6 +53,17 @@ def attach_row(
     return objects, tuple(row[start:])
 
 
+def inserted(session: Session, model: type[Model], row_id: int, values: Mapping[str, Any]) -> Model:
+    """The session's object for the row this transaction has just inserted with `values` on
+    the driver's cursor (`bot.prepared.insert_row`, which gave `row_id`): a new row made
+    through the ORM's unit of work cost several times its INSERT. Columns not in `values`
+    were stored as NULL (no column has a database-side default)."""
+    full = dict.fromkeys(_names(model))
+    full.update(values)
+    full["id"] = row_id
+    return attach(session, model, full, refresh=False)
+
+
 @functools.cache
 def _names(model: type[Base]) -> tuple[str, ...]:
     return tuple(name for name, _ in mapped_columns(model))
@@ -80,4 +91,4 @@ def attach(
     return instance
 
 
-__all__ = ["attach", "attach_row", "columns_of", "mapped_columns"]
+__all__ = ["attach", "attach_row", "columns_of", "inserted", "mapped_columns"]

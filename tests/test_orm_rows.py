@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from bot.db import transaction
 from bot.identities import create_identity
 from bot.models import ChannelIdentity, Contact, Conversation
-from bot.orm_rows import attach, attach_row, columns_of, mapped_columns
-from bot.prepared import fetch_one
+from bot.orm_rows import attach, attach_row, columns_of, inserted, mapped_columns
+from bot.prepared import fetch_one, insert_row
 from bot.sender import load_sender
 from bot.services import Services
 
@@ -155,3 +155,32 @@ def test_a_row_of_several_objects(services: Services) -> None:
         assert identity.contact is contact and identity.address == PERSON
         assert conversation is None
         assert rest == (7,)
+
+
+def test_a_row_just_inserted_is_the_sessions_object(services: Services) -> None:
+    """What a new contact's first message makes: the object reads as an ORM load of its row
+    (columns not given are NULL), and a change to it is stored."""
+    with transaction(services.sessions) as session:
+        contact_row = {"created_at": NOW, "language": "es"}
+        contact = inserted(session, Contact, insert_row(session, Contact, contact_row), contact_row)
+        assert inspect(contact).persistent and not session.dirty
+        assert (contact.language, contact.display_name, contact.responder_id) == ("es", None, None)
+        contact.display_name = "Río"
+        contact_id = contact.id
+    with services.read_sessions() as session:
+        stored = session.get(Contact, contact_id)
+        assert stored is not None
+        assert (stored.created_at, stored.language, stored.display_name) == (NOW, "es", "Río")
+
+
+def test_a_read_on_the_cursor_sees_the_sessions_pending_changes(services: Services) -> None:
+    """As an ORM query would: pending changes are flushed first, unless autoflush is off."""
+    identity_id = stored_identity(services)
+    statement = select(ChannelIdentity.opted_out).where(ChannelIdentity.id == bindparam("id"))
+    with transaction(services.sessions) as session:
+        identity = session.get(ChannelIdentity, identity_id)
+        assert identity is not None
+        identity.opted_out = True
+        with session.no_autoflush:
+            assert fetch_one(session, statement, {"id": identity_id}) == (False,)
+        assert fetch_one(session, statement, {"id": identity_id}) == (True,)
