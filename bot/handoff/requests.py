@@ -6,6 +6,7 @@ import datetime as dt
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
@@ -13,6 +14,9 @@ from sqlalchemy.orm import Session
 from bot.dialogue.effects import RequestHandoff
 from bot.events import record
 from bot.models import Consent, Conversation, Handoff
+from bot.orm_rows import attach_row, columns_of, inserted
+from bot.prepared import fetch_one, insert_row
+from bot.sql_words import inline_words
 
 OPEN_STATUSES = ("requested", "offered", "accepted", "connected")
 _URGENCY_RANK = {"routine": 0, "scheduled": 1, "today": 2, "urgent": 3, "crisis": 4}
@@ -21,9 +25,12 @@ _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud a
 # Built once: a handoff request runs all three, and building a statement costs about what
 # SQLite takes to run it.
 _CODE_TAKEN: Select[int] = select(Handoff.id).where(Handoff.code == bindparam("code"))
-_OPEN_HANDOFF: Select[Handoff] = (
-    select(Handoff)
-    .where(Handoff.contact_id == bindparam("contact_id"), Handoff.status.in_(OPEN_STATUSES))
+_OPEN_HANDOFF: Select[Any] = (
+    select(*columns_of(Handoff))
+    .where(
+        Handoff.contact_id == bindparam("contact_id"),
+        Handoff.status.in_(inline_words(OPEN_STATUSES)),
+    )
     .order_by(Handoff.id.desc())
     .limit(1)
 )
@@ -53,13 +60,20 @@ def new_code(session: Session, choose: Callable[[str], str] = secrets.choice) ->
     for length in CODE_LENGTHS:
         for _ in range(_TRIES_PER_LENGTH):
             code = "".join(choose(_CODE_ALPHABET) for _ in range(length))
-            if session.scalar(_CODE_TAKEN, {"code": code}) is None:
+            if fetch_one(session, _CODE_TAKEN, {"code": code}) is None:
                 return code
     raise RuntimeError("no free handoff code: the code space is exhausted")
 
 
 def open_handoff(session: Session, contact_id: int) -> Handoff | None:
-    return session.scalar(_OPEN_HANDOFF, {"contact_id": contact_id})
+    """The person's open request, if any (read on the driver's cursor: it runs for each
+    message in a relay and each request)."""
+    row = fetch_one(session, _OPEN_HANDOFF, {"contact_id": contact_id})
+    if row is None:
+        return None
+    (handoff,), _ = attach_row(session, (Handoff,), row, refresh=False)
+    assert isinstance(handoff, Handoff)
+    return handoff
 
 
 def latest_consent(session: Session, contact_id: int) -> Consent | None:
@@ -112,26 +126,27 @@ def request_handoff(
             urgency=existing.urgency,
         )
         return existing
-    handoff = Handoff(
-        code=new_code(session),
-        conversation_id=conversation.id,
-        contact_id=conversation.contact_id,
-        status="requested",
-        kind=request.kind,
-        urgency=request.urgency,
-        pathway=conversation.pathway,
-        language=conversation.language,
-        channel=channel,
-        help_kind=request.help_kind,
-        contact_method=request.contact_method,
-        contact_time=request.contact_time,
-        display_name=request.display_name,
-        info_topic=request.info_topic,
-        consent_id=consent_id,
-        created_at=now,
-    )
-    session.add(handoff)
-    session.flush()
+    row = {
+        "code": new_code(session),
+        "conversation_id": conversation.id,
+        "contact_id": conversation.contact_id,
+        "status": "requested",
+        "kind": request.kind,
+        "urgency": request.urgency,
+        "pathway": conversation.pathway,
+        "language": conversation.language,
+        "channel": channel,
+        "help_kind": request.help_kind,
+        "contact_method": request.contact_method,
+        "contact_time": request.contact_time,
+        "display_name": request.display_name,
+        "info_topic": request.info_topic,
+        "consent_id": consent_id,
+        "created_at": now,
+        "routing_round": 0,
+        "checkins": 0,
+    }
+    handoff = inserted(session, Handoff, insert_row(session, Handoff, row), row)
     record(
         session,
         "handoff_requested",
