@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.crypto import Vault
 from bot.events import record
@@ -91,8 +92,10 @@ def _insert_identity(
     }
     identity_id = insert_row(session, ChannelIdentity, identity_row)
     # Into the session once both are stored: a duplicate address fails before either is.
-    inserted(session, Contact, contact_id, contact_row)
+    contact = inserted(session, Contact, contact_id, contact_row)
     identity = inserted(session, ChannelIdentity, identity_id, identity_row)
+    # As a flush would leave it: the identity holds its contact (the session's map is weak).
+    set_committed_value(identity, "contact", contact)
     record(session, "contact_created", now, contact_id=contact_id, channel=channel)
     return identity
 

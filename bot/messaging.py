@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from bot.models import ChannelIdentity, Message, OutboxJob
-from bot.prepared import insert_row, update_by_id
+from bot.prepared import fetch_one, insert_row, update_by_id
 from connectors.base import OutboundChoice, OutboundMessage
 
 _QUEUED = "doorway.outbox_queued"
@@ -60,7 +60,7 @@ _JOB_WITH_KEY = select(OutboxJob.id).where(OutboxJob.idempotency_key == bindpara
 
 def job_exists(session: Session, idempotency_key: str) -> bool:
     """Whether an outbox job with this key was ever queued (keys are unique)."""
-    return session.scalar(_JOB_WITH_KEY, {"key": idempotency_key}) is not None
+    return fetch_one(session, _JOB_WITH_KEY, {"key": idempotency_key}) is not None
 
 
 def jobs_queued(session: Session) -> frozenset[str]:

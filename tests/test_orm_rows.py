@@ -5,6 +5,7 @@ object per row in a session."""
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -184,3 +185,15 @@ def test_a_read_on_the_cursor_sees_the_sessions_pending_changes(services: Servic
         with session.no_autoflush:
             assert fetch_one(session, statement, {"id": identity_id}) == (False,)
         assert fetch_one(session, statement, {"id": identity_id}) == (True,)
+
+
+def test_a_new_address_holds_its_contact(services: Services) -> None:
+    """The session holds its objects weakly: the new identity must hold its new contact, as a
+    flush would leave it, or reading it later costs a query."""
+    with transaction(services.sessions) as session:
+        identity, created = create_identity(session, services.vault, "sms", PERSON, NOW)
+        assert created
+        gc.collect()
+        with statements(services) as sent:
+            assert identity.contact.id == identity.contact_id
+        assert sent == []
