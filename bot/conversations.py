@@ -65,7 +65,7 @@ from bot.messaging import (
 )
 from bot.models import ChannelIdentity, Consent, Contact, Conversation, Message, Responder
 from bot.nlu.base import Parse
-from bot.orm_rows import inserted
+from bot.orm_rows import insert_object
 from bot.outbox.delivery import heard_from
 from bot.prepared import insert_row
 from bot.progress import save_progress
@@ -529,9 +529,7 @@ class Turn:
             "started_at": self.now,
             "updated_at": self.now,
         }
-        conversation = inserted(
-            self.session, Conversation, insert_row(self.session, Conversation, row), row
-        )
+        conversation = insert_object(self.session, Conversation, row)
         set_conversation(self.session, self.inbound_id, conversation.id)
         self.conversation = conversation
         record(

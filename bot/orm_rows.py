@@ -22,6 +22,7 @@ from sqlalchemy.orm.attributes import instance_dict, set_committed_value
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.models import Base
+from bot.prepared import insert_row
 
 Model = TypeVar("Model", bound=Base)
 
@@ -64,6 +65,11 @@ def inserted(session: Session, model: type[Model], row_id: int, values: Mapping[
     return attach(session, model, full, refresh=False)
 
 
+def insert_object(session: Session, model: type[Model], values: Mapping[str, Any]) -> Model:
+    """INSERT a new row (`bot.prepared.insert_row`) and return the session's object for it."""
+    return inserted(session, model, insert_row(session, model, values), values)
+
+
 @functools.cache
 def _names(model: type[Base]) -> tuple[str, ...]:
     return tuple(name for name, _ in mapped_columns(model))
@@ -91,4 +97,4 @@ def attach(
     return instance
 
 
-__all__ = ["attach", "attach_row", "columns_of", "inserted", "mapped_columns"]
+__all__ = ["attach", "attach_row", "columns_of", "insert_object", "inserted", "mapped_columns"]

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from bot.db import transaction
 from bot.identities import create_identity
 from bot.models import ChannelIdentity, Contact, Conversation
-from bot.orm_rows import attach, attach_row, columns_of, inserted, mapped_columns
-from bot.prepared import fetch_one, insert_row
+from bot.orm_rows import attach, attach_row, columns_of, insert_object, mapped_columns
+from bot.prepared import fetch_one
 from bot.sender import load_sender
 from bot.services import Services
 
@@ -163,7 +163,7 @@ def test_a_row_just_inserted_is_the_sessions_object(services: Services) -> None:
     (columns not given are NULL), and a change to it is stored."""
     with transaction(services.sessions) as session:
         contact_row = {"created_at": NOW, "language": "es"}
-        contact = inserted(session, Contact, insert_row(session, Contact, contact_row), contact_row)
+        contact = insert_object(session, Contact, contact_row)
         assert inspect(contact).persistent and not session.dirty
         assert (contact.language, contact.display_name, contact.responder_id) == ("es", None, None)
         contact.display_name = "Río"

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from bot.dialogue.effects import RequestHandoff
 from bot.events import record
 from bot.models import Consent, Conversation, Handoff
-from bot.orm_rows import attach_row, columns_of, inserted
-from bot.prepared import fetch_one, insert_row
+from bot.orm_rows import attach_row, columns_of, insert_object
+from bot.prepared import fetch_one
 from bot.sql_words import inline_words
 
 OPEN_STATUSES = ("requested", "offered", "accepted", "connected")
@@ -146,7 +146,7 @@ def request_handoff(
         "routing_round": 0,
         "checkins": 0,
     }
-    handoff = inserted(session, Handoff, insert_row(session, Handoff, row), row)
+    handoff = insert_object(session, Handoff, row)
     record(
         session,
         "handoff_requested",
