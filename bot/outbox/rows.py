@@ -28,6 +28,11 @@ class JobRows:
     held_until: dt.datetime | None = None
 
 
+#: The objects a job's row holds, in its order (read on the driver's cursor: through the
+#: ORM, loading them was about a fifth of a job's CPU).
+JOB_MODELS = (OutboxJob, ChannelIdentity, Message)
+
+
 def load_job(session: Session, job_id: int, *, ask_held: bool = False) -> JobRows | None:
     """The job and what it sends, with the person's contact locked; None if the job is gone.
     `ask_held` also asks `held_until` (only the check before a send needs it).
@@ -49,11 +54,6 @@ def load_job(session: Session, job_id: int, *, ask_held: bool = False) -> JobRow
     assert identity is None or isinstance(identity, ChannelIdentity)
     assert message is None or isinstance(message, Message)
     return JobRows(job, identity, message, *rest)
-
-
-#: The objects a job's row holds, in its order (read on the driver's cursor: through the
-#: ORM, loading them was about a fifth of a job's CPU).
-JOB_MODELS = (OutboxJob, ChannelIdentity, Message)
 
 
 @functools.cache
