@@ -20,6 +20,9 @@ from bot.events import record
 from bot.services import Services
 from bot.web.app import create_app
 from connectors.base import InboundMessage
+from connectors.twilio_sms import INBOUND_PATH
+from tests.fakes.twilio_api import running_fake
+from tests.fakes.twilio_app import attach
 
 ADDRESS = "+12125550188"  # fictional
 
@@ -129,11 +132,21 @@ def test_scrape_reports_outbox_depth_and_handoff_histogram(sqlite_services: Serv
 
 
 def test_webhook_latency_is_labelled_by_route_only(sqlite_services: Services) -> None:
-    with TestClient(create_app(sqlite_services)) as client:
-        client.post("/webhooks/no-such-thing/+12125550188")
-        found = samples(client.get("/metrics").text)
-    labels = {dict(labels).get("endpoint") for (name, labels) in found if "webhook" in name}
-    assert labels == {"other"}
+    with running_fake() as fake:
+        connector = attach(sqlite_services, fake, "https://doorway.example.org")
+        app = create_app(sqlite_services, [connector])
+        with TestClient(app) as client:
+            client.post("/webhooks/no-such-thing/+12125550188")
+            client.post(INBOUND_PATH, data={"Body": "hi"})  # unsigned: 403, still timed
+            found = samples(client.get("/metrics").text)
+    labels = {
+        dict(labels).get("endpoint"): dict(labels).get("status")
+        for (name, labels) in found
+        if name == "doorway_webhook_seconds_count"
+    }
+    # A known route is its own series (SMS and Telegram latency apart); a scanner's path
+    # never becomes a label value.
+    assert labels == {"other": "404", INBOUND_PATH: "403"}
 
 
 def test_webhooks_over_the_limit_get_503_without_their_body_being_read() -> None:

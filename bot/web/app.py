@@ -92,9 +92,17 @@ def create_app(
     app.state.services = services
     chosen = connectors if connectors is not None else [WebChatConnector(services)]
     app.state.connectors = {c.name: c for c in chosen}
+    # The webhook routes, read off the connectors' own routers: FastAPI's app.routes holds an
+    # included router as one opaque entry, not its paths.
+    webhooks: set[str] = set()
     for connector in chosen:
         router = connector.routes()
         if router is not None:
+            webhooks.update(
+                path
+                for route in router.routes
+                if (path := getattr(route, "path", "")).startswith(metrics.WebhookGuard.PREFIX)
+            )
             app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
@@ -128,12 +136,9 @@ def create_app(
     document_errors(app, rate_limited=app.state.rate_limits.rules)
     app.add_middleware(SecureHeaders)
     app.add_middleware(BodyLimit)
-    webhooks = frozenset(
-        path for r in app.routes if (path := getattr(r, "path", "")).startswith("/webhooks/")
-    )
     app.add_middleware(
         metrics.WebhookGuard,
         max_in_flight=metrics.ServerSettings().max_in_flight,
-        endpoints=webhooks,
+        endpoints=frozenset(webhooks),
     )
     return app
