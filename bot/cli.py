@@ -20,6 +20,8 @@ from bot.paths import dialogues_dir
 from bot.services import Services, build_services
 
 Handler = Callable[[argparse.Namespace], int]
+#: prometheus-client's multiprocess folder (bot.metrics, which imports it, uses the same name).
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def _settings() -> Settings:
@@ -75,20 +77,91 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise ConfigError(
             "DOORWAY_ENCRYPTION_KEYS: required with PostgreSQL (`doorway keys generate`)"
         )
-    if args.workers > 1 and (settings.is_sqlite or args.telegram_polling):
+    preforked = args.workers > 1 or args.outbox_workers > 0
+    if preforked and (settings.is_sqlite or args.telegram_polling):
         raise ConfigError(
-            "--workers: more than one server process needs PostgreSQL (DOORWAY_DATABASE_URL) "
-            "and webhooks, not --telegram-polling; SQLite serves from one process"
+            "--workers, --outbox-workers: more than one process needs PostgreSQL "
+            "(DOORWAY_DATABASE_URL) and webhooks, not --telegram-polling; SQLite serves from "
+            "one process, with the outbox worker inside it"
         )
-    limit_malloc_arenas()  # before any thread; `--workers` processes inherit it
+    if args.workers < 1 or args.outbox_workers < 0:
+        raise ConfigError("--workers: 1 or more; --outbox-workers: 0 or more")
+    limit_malloc_arenas()  # before any thread; forked processes inherit it
+    if preforked:
+        _share_metrics_between_processes()
     services = _services(settings, announce=print)
     upgrade(services.engine)
-    if args.workers > 1:
-        from bot.web.factory import serve_workers
-
-        services.close()  # each worker process builds its own
-        return serve_workers(args.host, args.port, args.workers)
+    if preforked:
+        return _serve_preforked(
+            services, args.host, args.port, servers=args.workers, outbox_workers=args.outbox_workers
+        )
     return _run_server(services, args.host, args.port, telegram_polling=args.telegram_polling)
+
+
+def _share_metrics_between_processes() -> None:
+    """One PROMETHEUS_MULTIPROC_DIR for every forked process, so a scrape of any server sees
+    the counts of all (the outbox processes' too). prometheus-client reads it when it is first
+    imported, which must not have happened yet."""
+    import os
+    import tempfile
+
+    assert "prometheus_client" not in sys.modules, "set before the first metric exists"
+    if not os.environ.get(MULTIPROC_ENV):
+        os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="doorway-metrics-")
+
+
+def _serve_preforked(
+    services: Services, host: str, port: int, *, servers: int, outbox_workers: int
+) -> int:
+    """Server and outbox processes forked from this one once it has loaded everything, so
+    they share its memory (bot/web/prefork.py)."""
+    import uvicorn
+
+    from bot.heap import freeze_startup_objects
+    from bot.outbox import load_outbox_settings
+    from bot.outbox.cli import send_until_stopped
+    from bot.web.app import create_app
+    from bot.web.factory import GRACE_SECONDS, connectors_for
+    from bot.web.prefork import Role, Supervisor, listening_socket
+
+    connectors = connectors_for(services)
+    services.connectors.update({c.name: c for c in connectors})
+    services.warm_up()
+    app = create_app(services, connectors)
+    outbox = load_outbox_settings()
+    sock = listening_socket(host, port)
+    services.engine.dispose()  # no connection may be shared across the fork
+
+    def serve() -> int:
+        services.engine.dispose(close=False)  # the parent's pool is the parent's
+        config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=GRACE_SECONDS)
+        try:
+            uvicorn.Server(config).run(sockets=[sock])
+        finally:
+            services.close()
+        return 0
+
+    def send() -> int:
+        services.engine.dispose(close=False)
+        sock.close()  # an outbox process takes no requests
+        try:
+            return send_until_stopped(services, outbox)
+        finally:
+            services.close()
+
+    for line in channel_status():
+        print(line)
+    print(
+        f"Outbox worker: {outbox_workers} processes"
+        if outbox_workers
+        else "Outbox worker: off here (run `doorway worker`)"
+    )
+    print(f"Doorway is running: http://{host}:{port}/ with {servers} server processes")
+    sys.stdout.flush()
+    freeze_startup_objects()
+    roles = [Role("server", serve)] * servers + [Role("outbox worker", send)] * outbox_workers
+    # Each child has the grace period for itself; the parent allows for the outbox's send.
+    return Supervisor(roles, GRACE_SECONDS + outbox.send_timeout_seconds).run()
 
 
 def _run_server(services: Services, host: str, port: int, *, telegram_polling: bool) -> int:
@@ -207,6 +280,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         server.set_defaults(func=handler)
     sub.choices["serve"].add_argument(
         "--workers", type=int, default=1, help="server processes (more than 1 needs PostgreSQL)"
+    )
+    sub.choices["serve"].add_argument(
+        "--outbox-workers",
+        type=int,
+        default=0,
+        help="outbox worker processes forked beside the servers (PostgreSQL; "
+        "they share the servers' memory, unlike a separate `doorway worker`)",
     )
 
     chat = sub.add_parser("chat", help="talk to the bot in the terminal (reads stdin)")

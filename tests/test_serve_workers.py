@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import multiprocessing
+import re
 from pathlib import Path
 
 import pytest
@@ -25,21 +26,43 @@ PROCESSES = 3
 EACH = 4
 
 
-def test_more_than_one_worker_is_refused_on_sqlite(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+ON_POSTGRESQL = "more than one process needs PostgreSQL"
+TOO_FEW = "--workers: 1 or more; --outbox-workers: 0 or more"
+
+
+@pytest.mark.parametrize(
+    ("workers", "outbox_workers", "refusal"),
+    [
+        (2, 0, ON_POSTGRESQL),
+        (1, 1, ON_POSTGRESQL),
+        (4, 2, ON_POSTGRESQL),
+        (0, 0, TOO_FEW),
+        (1, -1, TOO_FEW),
+    ],
+)
+def test_process_counts_refused_on_sqlite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int, outbox_workers: int, refusal: str
 ) -> None:
     monkeypatch.delenv("DOORWAY_DATABASE_URL", raising=False)
     monkeypatch.setenv("DOORWAY_DATA_DIR", str(tmp_path))
-    args = argparse.Namespace(host="127.0.0.1", port=0, workers=2, telegram_polling=False)
-    with pytest.raises(ConfigError, match="--workers: more than one server process needs"):
+    args = argparse.Namespace(
+        host="127.0.0.1",
+        port=0,
+        workers=workers,
+        outbox_workers=outbox_workers,
+        telegram_polling=False,
+    )
+    with pytest.raises(ConfigError, match=re.escape(refusal)):
         cmd_serve(args)
 
 
-def test_the_serve_command_takes_workers() -> None:
+def test_the_serve_command_takes_process_counts() -> None:
     from bot.cli import build_parser
 
-    assert build_parser().parse_args(["serve", "--workers", "3"]).workers == 3
-    assert build_parser().parse_args(["serve"]).workers == 1
+    parsed = build_parser().parse_args(["serve", "--workers", "3", "--outbox-workers", "2"])
+    assert (parsed.workers, parsed.outbox_workers) == (3, 2)
+    parsed = build_parser().parse_args(["serve"])
+    assert (parsed.workers, parsed.outbox_workers) == (1, 0)
 
 
 _INTERPRETER: list[Interpreter] = []

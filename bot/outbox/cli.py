@@ -13,7 +13,7 @@ from typing import TypeVar
 from bot.heap import freeze_startup_objects, limit_malloc_arenas
 from bot.outbox.prune import prune_finished_jobs
 from bot.outbox.runner import BackgroundWorker
-from bot.outbox.settings import load_outbox_settings
+from bot.outbox.settings import OutboxSettings, load_outbox_settings
 from bot.outbox.status import outbox_status
 from bot.outbox.worker import Worker, load_timers
 from bot.services import Services
@@ -45,12 +45,18 @@ def cmd_worker(args: argparse.Namespace) -> int:
             return 0
         channels = ", ".join(sorted(services.connectors)) or "none"
         print(f"Outbox worker running (channels: {channels}; Ctrl-C to stop)", flush=True)
-        background = BackgroundWorker(services, settings)
-        freeze_startup_objects()
-        asyncio.run(_until_signalled(background.run(), background.request_stop))
-        return 0
+        return send_until_stopped(services, settings)
     finally:
         services.close()
+
+
+def send_until_stopped(services: Services, settings: OutboxSettings) -> int:
+    """The outbox's rounds until SIGTERM or SIGINT (`doorway worker`, and each outbox process
+    `serve --outbox-workers` forks)."""
+    background = BackgroundWorker(services, settings)
+    freeze_startup_objects()
+    asyncio.run(_until_signalled(background.run(), background.request_stop))
+    return 0
 
 
 async def _until_signalled(work: Awaitable[T], stop: Callable[[], None]) -> T:

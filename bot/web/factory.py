@@ -1,7 +1,7 @@
-"""The app built from the environment alone, for `uvicorn --factory` and `serve --workers N`.
-
-Each server process calls `app()` itself: uvicorn's workers are fresh interpreters, so the
-services (engine pool, trained models) are built per process, never shared across a fork.
+"""The channels every way of running Doorway builds, and the app built from the environment
+alone, for `uvicorn --factory bot.web.factory:app` (each uvicorn worker process calls `app()`
+itself: fresh interpreters, nothing shared). `doorway serve --workers N` forks instead, after
+loading once (bot/web/prefork.py).
 """
 
 from __future__ import annotations
@@ -79,35 +79,6 @@ def app() -> FastAPI:
     built.router.lifespan_context = lifespan
     freeze_startup_objects()
     return built
-
-
-def serve_workers(host: str, port: int, workers: int) -> int:
-    """Run `workers` server processes on one port (PostgreSQL only; the caller checked).
-
-    Metrics go to a shared multiprocess folder so a scrape of any process sees them all.
-    SIGTERM: uvicorn stops accepting, lets in-flight requests finish (up to the grace period),
-    then each process's lifespan closes its pool.
-    """
-    import os
-    import tempfile
-
-    import uvicorn
-
-    from bot import metrics
-
-    if not os.environ.get(metrics.MULTIPROC_ENV):
-        os.environ[metrics.MULTIPROC_ENV] = tempfile.mkdtemp(prefix="doorway-metrics-")
-    print(f"Doorway is running: http://{host}:{port}/ with {workers} processes")
-    uvicorn.run(
-        "bot.web.factory:app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
-        timeout_graceful_shutdown=GRACE_SECONDS,
-    )
-    return 0
 
 
 #: Longer than the Twilio reply budget (10 s), so a reply being computed still goes out.

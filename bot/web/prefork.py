@@ -1,0 +1,158 @@
+"""Load once, then fork: `doorway serve --workers N --outbox-workers M` on PostgreSQL.
+
+A process started afresh loads the web stack, the ORM, the dialogues and catalogs, the
+language detector and the NLU models for itself: about 180 MB for a server, 90 MB for an
+outbox worker. Forked from a parent that has loaded them, the children share those pages
+(copy-on-write) and each adds only the memory it writes to. Start-up objects are frozen out
+of the cyclic collector first, so a collection in a child does not write to every one of them.
+
+The parent only supervises. It holds the listening socket, which every server child accepts
+on. A child that dies is replaced; SIGTERM or SIGINT is passed on to every child, which
+finishes what it has in hand (uvicorn's graceful shutdown, the outbox's job in hand), and
+one that has not stopped by the grace period is killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+#: The signals the parent waits for instead of handling them.
+WATCHED = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGCHLD})
+#: A child that dies sooner than this after its start is replaced only after a pause, so a
+#: child that cannot start does not make the parent fork in a tight loop.
+SHORT_LIFE_SECONDS = 5.0
+RESTART_PAUSE_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Role:
+    """What one kind of child runs; `run` returns the child's exit status."""
+
+    name: str
+    run: Callable[[], int]
+
+
+@dataclass
+class _Child:
+    role: Role
+    started: float
+
+
+class ForkedBeforeThreadsError(RuntimeError):
+    """A thread was running in the parent: a forked child would inherit its locks held."""
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The socket every server child accepts on, bound before any child exists."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+class Supervisor:
+    """Forks each role's children and keeps them running until told to stop."""
+
+    def __init__(self, roles: list[Role], grace_seconds: float) -> None:
+        self.roles = roles
+        self.grace_seconds = grace_seconds
+        self.children: dict[int, _Child] = {}
+        self.stopping_since: float | None = None
+        self.failed = False
+
+    def run(self) -> int:
+        """Fork every child, then wait for signals; 0 once all stopped after SIGTERM/SIGINT."""
+        if threading.active_count() > 1:
+            others = [t for t in threading.enumerate() if t is not threading.main_thread()]
+            names = ", ".join(t.name for t in others)
+            raise ForkedBeforeThreadsError(f"threads running before the fork: {names}")
+        signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
+        try:
+            for role in self.roles:
+                self._fork(role)
+            while self.children:
+                received = signal.sigtimedwait(WATCHED, 1.0)
+                if received is not None and received.si_signo != signal.SIGCHLD:
+                    self._stop_children()
+                self._reap()
+                self._kill_stragglers()
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, WATCHED)
+        return 1 if self.failed else 0
+
+    def _fork(self, role: Role) -> None:
+        pid = os.fork()
+        if pid == 0:  # the child: never returns into the parent's loop
+            status = 1
+            try:
+                for signum in WATCHED:
+                    signal.signal(signum, signal.SIG_DFL)
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, WATCHED)
+                status = role.run()
+            except BaseException:  # whatever it was, the child ends here
+                traceback.print_exc()
+            finally:
+                os._exit(status)
+        self.children[pid] = _Child(role, time.monotonic())
+
+    def _reap(self) -> None:
+        while self.children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                self.children.clear()
+                return
+            if pid == 0:
+                return
+            child = self.children.pop(pid, None)
+            if child is None:
+                continue
+            if self.stopping_since is not None:
+                # Ended by the SIGTERM passed on (its default action) is a clean stop too.
+                if os.waitstatus_to_exitcode(status) not in (0, -signal.SIGTERM):
+                    self.failed = True
+                continue
+            lived = time.monotonic() - child.started
+            log.error(
+                "%s process %d ended (status %d) after %.1f s; starting another",
+                child.role.name,
+                pid,
+                os.waitstatus_to_exitcode(status),
+                lived,
+            )
+            if lived < SHORT_LIFE_SECONDS:
+                time.sleep(RESTART_PAUSE_SECONDS)
+            self._fork(child.role)
+
+    def _stop_children(self) -> None:
+        if self.stopping_since is None:
+            self.stopping_since = time.monotonic()
+        for pid in self.children:
+            _signal(pid, signal.SIGTERM)
+
+    def _kill_stragglers(self) -> None:
+        if self.stopping_since is None:
+            return
+        if time.monotonic() - self.stopping_since > self.grace_seconds:
+            for pid in self.children:
+                _signal(pid, signal.SIGKILL)
+            self.failed = True
+
+
+def _signal(pid: int, signum: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):  # it ended between the wait and now
+        os.kill(pid, signum)

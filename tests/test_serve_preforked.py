@@ -1,0 +1,160 @@
+"""`doorway serve --workers 2 --outbox-workers 1` on PostgreSQL, as an operator runs it: server
+processes and an outbox process forked from one parent, SMS through the Twilio fake."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.db import upgrade
+from bot.nlu.base import Interpreter
+from bot.services import Services, build_services
+from tests.conftest import TEST_ENCRYPTION_KEY, TEST_INDEX_KEY, make_settings
+from tests.fakes.twilio_api import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    MESSAGING_SERVICE_SID,
+    FakeTwilio,
+    running_fake,
+    sign,
+)
+from tests.fakes.twilio_app import inbound_form
+from tests.outbox_support import queue_texts
+from tests.test_demo import free_port
+
+PEOPLE = ["+12125550141", "+12125550142", "+12125550143"]  # fictional (555-01xx)
+
+
+def children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(p) for p in (task / "children").read_text().split()]
+    return sorted(found)
+
+
+def gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state == "Z"
+
+
+def wait_for(check: object, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():  # type: ignore[operator]
+            return
+        time.sleep(0.1)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def database(pg_schema_url: str, tmp_path: Path, interpreter: Interpreter) -> Iterator[Services]:
+    services = build_services(make_settings(pg_schema_url, tmp_path), interpreter=interpreter)
+    upgrade(services.engine)
+    yield services
+    services.close()
+
+
+def start_server(url: str, tmp_path: Path, fake: FakeTwilio, port: int) -> subprocess.Popen[str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DOORWAY_", "TWILIO_", "TELEGRAM_", "PROMETHEUS_"))
+    }
+    env.update(
+        DOORWAY_DATA_DIR=str(tmp_path / "data"),
+        DOORWAY_DATABASE_URL=url,
+        DOORWAY_ENCRYPTION_KEYS=TEST_ENCRYPTION_KEY,
+        DOORWAY_INDEX_KEY=TEST_INDEX_KEY,
+        DOORWAY_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        DOORWAY_OUTBOX_RATE_PER_SECOND="0",
+        TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+        TWILIO_MESSAGING_SERVICE_SID=MESSAGING_SERVICE_SID,
+        TWILIO_API_BASE=fake.base_url,
+    )
+    command = ["serve", "--port", str(port), "--workers", "2", "--outbox-workers", "1"]
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", *command],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def text_in(base: str, body: str, sid: str, sender: str) -> httpx.Response:
+    form = inbound_form(body, sid, sender=sender)
+    signature = sign(AUTH_TOKEN, f"{base}/webhooks/twilio/sms", form)
+    return httpx.post(
+        f"{base}/webhooks/twilio/sms", data=form, headers={"X-Twilio-Signature": signature}
+    )
+
+
+def test_servers_and_an_outbox_process_forked_from_one_parent(
+    database: Services, tmp_path: Path
+) -> None:
+    queued = queue_texts(database, PEOPLE)  # waiting before the processes start
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with running_fake() as fake:
+        server = start_server(database.settings.resolved_database_url, tmp_path, fake, port)
+        try:
+            wait_for(lambda: _healthy(base) or server.poll() is not None, 120, "/healthz")
+            assert server.poll() is None, server.communicate()[0]
+            processes = children(server.pid)
+            assert len(processes) == 3  # two servers and an outbox process
+
+            # The outbox process sends what was queued; the servers answer texts inline.
+            wait_for(lambda: len(fake.delivered) >= len(queued), 30, "the queued texts")
+            assert sorted(r.form["To"] for r in fake.delivered) == sorted(PEOPLE)
+            replies = [text_in(base, "hi", f"SM{n:032x}", PEOPLE[n]) for n in range(3)]
+            assert [r.status_code for r in replies] == [200] * 3
+            assert all("<Message>" in r.text for r in replies)
+
+            # Any server's scrape counts the outbox process's sends too (one metrics folder).
+            scrape = httpx.get(f"{base}/metrics").text
+            sent = re.search(
+                r'doorway_outbound_messages_total\{channel="sms",status="sent"\} (\S+)', scrape
+            )
+            assert sent is not None and float(sent.group(1)) == len(queued), scrape[-2000:]
+
+            # A process that dies is replaced; the others go on.
+            os.kill(processes[0], signal.SIGKILL)
+            wait_for(
+                lambda: len(children(server.pid)) == 3 and processes[0] not in children(server.pid),
+                30,
+                "a replacement process",
+            )
+            again = text_in(base, "hi", f"SM{9:032x}", "+12125550149")
+            assert again.status_code == 200 and "<Message>" in again.text
+
+            last = children(server.pid)
+            server.send_signal(signal.SIGTERM)
+            output = server.communicate(timeout=60)[0]
+        finally:
+            if server.poll() is None:
+                server.kill()
+                server.wait()
+    assert server.returncode == 0, output
+    assert "with 2 server processes" in output and "Outbox worker: 1 processes" in output
+    assert all(gone(pid) for pid in last)
+
+
+def _healthy(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
