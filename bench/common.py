@@ -182,6 +182,7 @@ class ServerProcess:
     env: dict[str, str]
     port: int
     workers: int = 1
+    outbox_workers: int = 0
     process: subprocess.Popen[bytes] | None = None
     log: Path | None = None
 
@@ -201,6 +202,7 @@ class ServerProcess:
             str(self.port),
             "--workers",
             str(self.workers),
+            *(("--outbox-workers", str(self.outbox_workers)) if self.outbox_workers else ()),
         ]
 
     def start(self, timeout: float = 120.0) -> None:
@@ -257,10 +259,22 @@ def process_tree(pid: int) -> list[int]:
 
 def rss_bytes(pid: int) -> int:
     """Resident set size of one process from /proc (0 once it has gone)."""
+    return _kilobytes(Path(f"/proc/{pid}/status"), "VmRSS:") * 1024
+
+
+def pss_bytes(pid: int) -> int:
+    """Proportional set size: the process's private pages plus its share of pages it shares
+    with others (a forked server's parent and siblings). Summed over a process tree, it is
+    the memory the tree takes, where summed RSS counts shared pages once per process."""
+    return _kilobytes(Path(f"/proc/{pid}/smaps_rollup"), "Pss:") * 1024
+
+
+def _kilobytes(path: Path, key: str) -> int:
+    """One "Key:  N kB" line of a /proc file (0 if the process has gone)."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
+        for line in path.read_text().splitlines():
+            if line.startswith(key):
+                return int(line.split()[1])
     except OSError:
         return 0
     return 0
@@ -281,18 +295,23 @@ def cpu_seconds(pid: int) -> float:
 
 @dataclass
 class RssSampler:
-    """Samples the RSS of process trees every `interval` seconds; keeps each tree's peak."""
+    """Samples the RSS and PSS of process trees every `interval` seconds; keeps each tree's
+    peaks."""
 
     roots: dict[str, int]
     interval: float = 0.1
     peaks: dict[str, int] = field(default_factory=dict)
+    pss_peaks: dict[str, int] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
     def sample(self) -> None:
         for name, root in self.roots.items():
-            total = sum(rss_bytes(pid) for pid in process_tree(root))
+            tree = process_tree(root)
+            total = sum(rss_bytes(pid) for pid in tree)
             self.peaks[name] = max(self.peaks.get(name, 0), total)
+            shared = sum(pss_bytes(pid) for pid in tree)
+            self.pss_peaks[name] = max(self.pss_peaks.get(name, 0), shared)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):

@@ -235,8 +235,13 @@ def _client(target: Target, connections: int) -> LeanClient:
 
 
 def summary(
-    stats: Stats, elapsed: float, rss: dict[str, int], extra: dict[str, Any]
+    stats: Stats,
+    elapsed: float,
+    rss: dict[str, int],
+    extra: dict[str, Any],
+    pss: dict[str, int] | None = None,
 ) -> dict[str, Any]:
+    pss = pss or {}
     lat = stats.latencies
     return {
         **extra,
@@ -253,6 +258,8 @@ def summary(
         },
         "errors": dict(stats.errors),
         "peak_rss_mb": {name: round(value / 2**20, 1) for name, value in rss.items()},
+        # Forked processes share pages; PSS divides each among its sharers.
+        "peak_pss_mb": {name: round(value / 2**20, 1) for name, value in pss.items()},
     }
 
 
@@ -263,7 +270,7 @@ def print_summary(result: dict[str, Any]) -> None:
         f"{result['messages_per_second']:>7} msg/s  "
         f"p50 {lat['median']} ms  p95 {lat['p95']} ms  p99 {lat['p99']} ms  "
         f"completed {result['completed']}/{result['sent']}  errors {result['errors'] or '-'}  "
-        f"peak RSS {result['peak_rss_mb']}"
+        f"peak RSS {result['peak_rss_mb']}  PSS {result.get('peak_pss_mb') or '-'}"
     )
     if "runs" in result:
         each = ", ".join(
@@ -325,6 +332,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the outbox as `doorway worker` beside the server, not inside it",
     )
     parser.add_argument(
+        "--outbox-workers",
+        type=int,
+        default=0,
+        help="outbox processes `doorway serve --outbox-workers N` forks (PostgreSQL)",
+    )
+    parser.add_argument(
         "--no-outbox", action="store_true", help="no outbox worker at all (isolates inbound)"
     )
     parser.add_argument(
@@ -373,6 +386,8 @@ def outbox_placement(args: argparse.Namespace) -> str:
         return "off"
     if args.outbox_worker:
         return "separate"
+    if args.outbox_workers:
+        return f"forked x{args.outbox_workers}"
     return "inside" if args.outbox_inside else "default"
 
 
@@ -429,7 +444,7 @@ def asyncio_main(
         prepare(env)
         if after_prepare is not None:
             after_prepare(env)
-        server = ServerProcess(env, port, workers=args.workers)
+        server = ServerProcess(env, port, workers=args.workers, outbox_workers=args.outbox_workers)
         server.start()
         worker = start_worker(env, data / "worker.log") if args.outbox_worker else None
         roots = {"server": server.process.pid}  # type: ignore[union-attr]
@@ -491,8 +506,10 @@ def measure(
     measured["load_average"] = os.getloadavg()[0]
     rss = dict(sampler.peaks)
     rss["total"] = sum(sampler.peaks.values())
+    pss = dict(sampler.pss_peaks)
+    pss["total"] = sum(sampler.pss_peaks.values())
     measured["provider_calls"] = dummy.calls - calls_before
-    return summary(stats, elapsed, rss, measured)
+    return summary(stats, elapsed, rss, measured, pss)
 
 
 def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
