@@ -123,6 +123,21 @@ def test_a_process_that_ignores_sigterm_is_killed_after_the_grace_period(tmp_pat
     assert not any(alive(pid) for pid in started(tmp_path, "steady"))
 
 
+def test_the_processes_end_when_the_supervisor_is_killed(tmp_path: Path) -> None:
+    parent = start(tmp_path)
+    try:
+        wait_for(lambda: len(started(tmp_path, "flaky")) == 2)
+        wait_for(lambda: len(started(tmp_path, "steady")) == 1)
+        parent.kill()  # SIGKILL: no chance to pass anything on
+        parent.communicate(timeout=20)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+    everyone = started(tmp_path, "steady") + started(tmp_path, "flaky")
+    wait_for(lambda: not any(alive(pid) for pid in everyone), 10)
+    assert len(list(tmp_path.glob("stopped-*"))) == 1  # the flaky one stopped as on SIGTERM
+
+
 def test_it_refuses_to_fork_while_a_thread_runs() -> None:
     release = threading.Event()
     thread = threading.Thread(target=release.wait, name="busy-thread")

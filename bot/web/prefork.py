@@ -15,6 +15,7 @@ one that has not stopped by the grace period is killed.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import signal
@@ -33,6 +34,8 @@ WATCHED = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGCHLD})
 #: child that cannot start does not make the parent fork in a tight loop.
 SHORT_LIFE_SECONDS = 5.0
 RESTART_PAUSE_SECONDS = 1.0
+#: prctl(2)'s option: the signal a process gets when its parent ends.
+PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,7 @@ class Supervisor:
         return 1 if self.failed else 0
 
     def _fork(self, role: Role) -> None:
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # the child: never returns into the parent's loop
             status = 1
@@ -102,6 +106,7 @@ class Supervisor:
                 for signum in WATCHED:
                     signal.signal(signum, signal.SIG_DFL)
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, WATCHED)
+                _end_with(parent)
                 status = role.run()
             except BaseException:  # whatever it was, the child ends here
                 traceback.print_exc()
@@ -151,6 +156,16 @@ class Supervisor:
             for pid in self.children:
                 _signal(pid, signal.SIGKILL)
             self.failed = True
+
+
+def _end_with(parent: int) -> None:
+    """Have the kernel send this child SIGTERM when the parent dies (SIGKILL, the OOM killer),
+    so no process goes on serving on the port with nobody to replace or stop it (Linux)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # it died before the kernel was asked
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _signal(pid: int, signum: signal.Signals) -> None:
