@@ -105,7 +105,9 @@ class Target:
         return SMS_PATH, urlencode(params).encode(), headers
 
     def telegram_request(self, person: int, text: str) -> tuple[str, bytes, dict[str, str]]:
-        number = next(MESSAGE_NUMBERS)
+        # Unique across runs, as the SMS SIDs are: a PostgreSQL database is reused from run
+        # to run with new keys, and an update id seen before is looked up as a retry.
+        number = next(MESSAGE_NUMBERS) + (os.getpid() << 24)
         user = {"id": 10_000_000 + person, "is_bot": False, "first_name": "P"}
         update = {
             "update_id": number,
