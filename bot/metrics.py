@@ -29,15 +29,15 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.events import RECORDED
 from bot.models import OutboxJob
 
-if TYPE_CHECKING:  # only the web app needs FastAPI; the worker and the CLI count without it
+if TYPE_CHECKING:  # only the web app needs these; the worker and the CLI count without them
     from fastapi import APIRouter
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -241,6 +241,7 @@ def exposition(extra: Iterable[Collector] = ()) -> bytes:
 def router(sessions: sessionmaker[Session], clock: Callable[[], dt.datetime]) -> APIRouter:
     """`GET /metrics`; meant for the private network (put it behind the proxy's allow-list)."""
     from fastapi import APIRouter
+    from starlette.responses import Response
 
     routes = APIRouter()
     outbox = OutboxCollector(sessions, clock)

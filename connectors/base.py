@@ -120,3 +120,12 @@ class Connector(ABC):
     @abstractmethod
     async def send(self, message: OutboundMessage) -> SendResult:
         """Deliver one message; map provider errors to a `SendResult`, never raise for them."""
+
+
+def rejected(status: int, reason: str) -> Exception:
+    """The HTTP error a webhook answers with (the app turns it into JSON with the reason).
+    Starlette is imported only when a request is refused: a worker process that only sends
+    through a connector never loads the web stack."""
+    from starlette.exceptions import HTTPException
+
+    return HTTPException(status, detail=reason)

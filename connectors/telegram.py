@@ -10,9 +10,8 @@ import secrets
 import time
 import weakref
 from collections.abc import Awaitable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from fastapi import APIRouter, HTTPException, Request
 from telegram import Bot, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 
@@ -25,6 +24,7 @@ from connectors.base import (
     InboundMessage,
     OutboundMessage,
     SendResult,
+    rejected,
     render_text,
 )
 from connectors.telegram_callbacks import CallbackSigner, keyboard, verify_command
@@ -53,6 +53,10 @@ from connectors.telegram_updates import (
     PrivateMessage,
     classify,
 )
+
+if TYPE_CHECKING:  # the web app's types; a worker that only sends never imports them
+    from fastapi import APIRouter
+    from starlette.requests import Request
 
 AUTH_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ("message", "callback_query", "my_chat_member")
@@ -118,17 +122,21 @@ class TelegramConnector(Connector):
     # --- the webhook -------------------------------------------------------------------------
 
     def routes(self) -> APIRouter:
-        router = APIRouter()
+        # A plain Starlette route, as SMS's: FastAPI would only solve a dependency on the
+        # Request. Imported here, by the web app: a worker process that only sends never does.
+        from fastapi import APIRouter
+        from starlette.responses import JSONResponse
 
-        @router.post(WEBHOOK_PATH, include_in_schema=False)
-        async def telegram_webhook(request: Request) -> dict[str, bool]:
+        async def telegram_webhook(request: Request) -> JSONResponse:
             # Authenticate before reading the body: nothing unauthenticated is parsed.
             if not self.secret_matches(request.headers.get(AUTH_HEADER)):
-                raise HTTPException(403, detail="missing or wrong secret token")
+                raise rejected(403, "missing or wrong secret token")
             update = self.parse(await request.body())
             await self.handle_update(update)
-            return {"ok": True}
+            return JSONResponse({"ok": True})
 
+        router = APIRouter()
+        router.add_route(WEBHOOK_PATH, telegram_webhook, methods=["POST"], include_in_schema=False)
         return router
 
     def secret_matches(self, given: str | None) -> bool:
@@ -141,13 +149,13 @@ class TelegramConnector(Connector):
         try:
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError):
-            raise HTTPException(400, detail="the body is not valid JSON") from None
+            raise rejected(400, "the body is not valid JSON") from None
         if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
-            raise HTTPException(400, detail="not a Telegram update: no integer update_id")
+            raise rejected(400, "not a Telegram update: no integer update_id")
         try:
             return Update.de_json(data, self.bot)
         except (KeyError, TypeError, ValueError, AttributeError):
-            raise HTTPException(400, detail="not a Telegram update: a field is malformed") from None
+            raise rejected(400, "not a Telegram update: a field is malformed") from None
 
     # --- routing one update ------------------------------------------------------------------
 

@@ -12,9 +12,6 @@ from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
 import phonenumbers
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import Response
 from twilio.request_validator import RequestValidator, compare
 from twilio.rest import Client
 
@@ -29,13 +26,16 @@ from connectors.base import (
     InboundMessage,
     OutboundMessage,
     SendResult,
+    rejected,
     render_text,
 )
 from connectors.twilio_client import UNREACHABLE, build_client, result_from_error
 from connectors.twilio_settings import TwilioSettings
 
-if TYPE_CHECKING:  # the web app's type; a worker that only sends never imports FastAPI
+if TYPE_CHECKING:  # the web app's types; a worker that only sends never imports them
     from fastapi import APIRouter
+    from starlette.requests import Request
+    from starlette.responses import Response
 
 log = logging.getLogger(__name__)
 
@@ -137,33 +137,37 @@ class TwilioSmsConnector(Connector):
         params = await self.verified_form(request)
         message = self.parse_inbound(params)
         replies = await self.reply_within_budget(message)
+        from starlette.responses import Response
+
         return Response(self.twiml(replies), media_type="application/xml")
 
     async def status(self, request: Request) -> Response:
         params = await self.verified_form(request)
         await self.record_status(params)
         # Always 200: a status Twilio cannot place would otherwise be retried forever.
+        from starlette.responses import Response
+
         return Response(status_code=200)
 
     async def verified_form(self, request: Request) -> dict[str, str]:
         """The form, only if Twilio signed it for our account; 413 / 403 otherwise."""
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > MAX_WEBHOOK_BODY:
-            raise HTTPException(413, detail=f"the body is over {MAX_WEBHOOK_BODY} bytes")
+            raise rejected(413, f"the body is over {MAX_WEBHOOK_BODY} bytes")
         body = bytearray()
         async for chunk in request.stream():
             body += chunk
             if len(body) > MAX_WEBHOOK_BODY:
-                raise HTTPException(413, detail=f"the body is over {MAX_WEBHOOK_BODY} bytes")
+                raise rejected(413, f"the body is over {MAX_WEBHOOK_BODY} bytes")
         params = dict(parse_qsl(body.decode("latin-1"), keep_blank_values=True, errors="replace"))
         signature = request.headers.get("x-twilio-signature", "")
         url = self.public_url + request.url.path
         if request.url.query:
             url += "?" + request.url.query
         if not signature or not self.signed(url, params, signature):
-            raise HTTPException(403, detail="the request is not signed by Twilio")
+            raise rejected(403, "the request is not signed by Twilio")
         if not hmac.compare_digest(params.get("AccountSid", ""), self.settings.account_sid):
-            raise HTTPException(403, detail="the request is for another Twilio account")
+            raise rejected(403, "the request is for another Twilio account")
         return params
 
     def signed(self, url: str, params: dict[str, str], signature: str) -> bool:
@@ -187,7 +191,7 @@ class TwilioSmsConnector(Connector):
     def parse_inbound(self, params: dict[str, str]) -> InboundMessage:
         sid = params.get("MessageSid") or params.get("SmsSid") or ""
         if not sid:
-            raise HTTPException(400, detail="MessageSid: missing")
+            raise rejected(400, "MessageSid: missing")
         opt_out = params.get("OptOutType", "").strip().upper()
         media = params.get("NumMedia", "0")
         return InboundMessage(
@@ -270,7 +274,7 @@ def normalise_number(raw: str) -> str:
     """A sender's number in E.164; 400 with the reason when it is not a phone number."""
     number, problem = _e164(raw.strip())
     if problem:
-        raise HTTPException(400, detail=f"From: {problem}")
+        raise rejected(400, f"From: {problem}")
     return number
 
 

@@ -50,12 +50,13 @@ def test_dialogues_check_segments_lists_every_text(tmp_path: Path) -> None:
 
 
 def test_a_separate_worker_runs_the_same_timers_as_the_server_without_the_web_app() -> None:
-    """`doorway worker` registers every timer `serve` does, and loads no FastAPI, Jinja2 or
-    uvicorn to do it: a separate worker process is that much smaller."""
+    """`doorway worker` registers every timer `serve` does, and loads no FastAPI, Starlette,
+    Jinja2 or uvicorn to do it: a separate worker process is that much smaller."""
     probe = (
         "import sys\nfrom bot.outbox.worker import TIMERS, load_timers\nload_timers()\n"
         "print(sorted(TIMERS))\n"
-        "print(sorted(m for m in ('fastapi', 'jinja2', 'uvicorn') if m in sys.modules))\n"
+        "web = ('fastapi', 'starlette', 'python_multipart', 'jinja2', 'uvicorn')\n"
+        "print(sorted(m for m in web if m in sys.modules))\n"
         "import bot.web.app\nprint(sorted(TIMERS))\n"
     )
     out = subprocess.run(
