@@ -152,16 +152,20 @@ def _serve_preforked(
     for line in channel_status():
         print(line)
     print(
-        f"Outbox worker: {outbox_workers} processes"
+        f"Outbox worker: {_processes(outbox_workers)} of its own"
         if outbox_workers
         else "Outbox worker: off here (run `doorway worker`)"
     )
-    print(f"Doorway is running: http://{host}:{port}/ with {servers} server processes")
+    print(f"Doorway is running: http://{host}:{port}/ with {_processes(servers)} serving")
     sys.stdout.flush()
     freeze_startup_objects()
     roles = [Role("server", serve)] * servers + [Role("outbox worker", send)] * outbox_workers
     # Each child has the grace period for itself; the parent allows for the outbox's send.
     return Supervisor(roles, GRACE_SECONDS + outbox.send_timeout_seconds).run()
+
+
+def _processes(count: int) -> str:
+    return f"{count} process" if count == 1 else f"{count} processes"
 
 
 def _run_server(services: Services, host: str, port: int, *, telegram_polling: bool) -> int:

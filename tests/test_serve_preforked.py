@@ -149,7 +149,8 @@ def test_servers_and_an_outbox_process_forked_from_one_parent(
                 server.kill()
                 server.wait()
     assert server.returncode == 0, output
-    assert "with 2 server processes" in output and "Outbox worker: 1 processes" in output
+    assert "with 2 processes serving" in output
+    assert "Outbox worker: 1 process of its own" in output
     assert all(gone(pid) for pid in last)
 
 
