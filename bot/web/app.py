@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from http import HTTPStatus
@@ -14,6 +15,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.telemetry import TelemetryConfig
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot import metrics
@@ -29,6 +31,10 @@ from bot.web.openapi import document_errors
 from bot.web.ratelimit import RateLimit, WebRateLimits
 from bot.web.security import SecureHeaders
 from connectors.base import Connector
+
+log = logging.getLogger(__name__)
+#: Seconds a client is asked to wait when the database cannot be reached.
+DATABASE_RETRY_AFTER = 5
 
 HERE = Path(__file__).resolve().parent
 
@@ -113,6 +119,21 @@ def create_app(
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
         reason = f"{where}: {first.get('msg', 'invalid')}" if where else first.get("msg", "invalid")
         return JSONResponse(status_code=422, content={"error": "invalid", "reason": reason})
+
+    @app.exception_handler(OperationalError)
+    async def _database_unavailable(_request: Request, exc: OperationalError) -> JSONResponse:
+        """The database is down, restarting, out of connections or stayed locked: an answer
+        the provider or the page can retry, not a 500. Only the driver's error class is
+        logged: its message may quote the statement's values."""
+        log.error("database unavailable (%s): answered 503", type(exc.orig).__name__)
+        return JSONResponse(
+            status_code=503,
+            content={
+                "error": "service_unavailable",
+                "reason": "the database cannot be reached; try again shortly",
+            },
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
