@@ -28,6 +28,7 @@ from prometheus_client.registry import Collector
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import event, func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from bot.events import RECORDED
@@ -187,7 +188,8 @@ def count_committed_events(sessions: sessionmaker[Session]) -> None:
 
 
 class OutboxCollector(Collector):
-    """Queue depth and lag of the outbox, read with one indexed query at scrape time."""
+    """Queue depth and lag of the outbox, read with one indexed query at scrape time, and
+    whether that read worked."""
 
     def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], dt.datetime]) -> None:
         self.sessions = sessions
@@ -201,16 +203,28 @@ class OutboxCollector(Collector):
         lag = GaugeMetricFamily(
             "doorway_outbox_lag_seconds", "How long the oldest due outbox job has been waiting."
         )
-        with self.sessions() as session:
-            count, oldest = session.execute(
-                select(func.count(), func.min(OutboxJob.due_at)).where(
-                    OutboxJob.status == "pending", OutboxJob.due_at <= now
-                )
-            ).one()
+        up = GaugeMetricFamily(
+            "doorway_database_up", "1 when the scrape could read the database, 0 when it could not."
+        )
+        try:
+            with self.sessions() as session:
+                count, oldest = session.execute(
+                    select(func.count(), func.min(OutboxJob.due_at)).where(
+                        OutboxJob.status == "pending", OutboxJob.due_at <= now
+                    )
+                ).one()
+        except OperationalError:
+            # The counters are what an operator needs most while the database is down: the
+            # scrape still answers, without the two figures it could not read.
+            up.add_metric([], 0.0)
+            yield up
+            return
+        up.add_metric([], 1.0)
         depth.add_metric([], float(count or 0))
         lag.add_metric([], _seconds_since(oldest, now))
         yield depth
         yield lag
+        yield up
 
 
 def _seconds_since(oldest: dt.datetime | None, now: dt.datetime) -> float:

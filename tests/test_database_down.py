@@ -67,3 +67,12 @@ def test_the_web_chat_gets_the_same_answer(unreachable: Services) -> None:
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "5"
     assert response.json()["error"] == "service_unavailable"
+
+
+def test_metrics_still_answer_and_say_the_database_is_down(unreachable: Services) -> None:
+    with TestClient(create_app(unreachable), raise_server_exceptions=False) as client:
+        response = client.get("/metrics")
+    assert response.status_code == 200
+    assert "doorway_database_up 0.0" in response.text
+    assert "# HELP doorway_inbound_messages_total" in response.text
+    assert "doorway_outbox_due_jobs " not in response.text  # not read: absent, not a guess

@@ -128,6 +128,7 @@ def test_scrape_reports_outbox_depth_and_handoff_histogram(sqlite_services: Serv
         found = samples(client.get("/metrics").text)
         assert found[("doorway_outbox_due_jobs", ())] == 0.0
         assert found[("doorway_outbox_lag_seconds", ())] == 0.0
+        assert found[("doorway_database_up", ())] == 1.0
         assert found[("doorway_handoff_accept_seconds_count", ())] == before + 1
 
 
