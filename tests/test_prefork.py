@@ -7,13 +7,13 @@ threads pytest and earlier tests left) is exactly what the supervisor refuses to
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import textwrap
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -65,13 +65,13 @@ def start(folder: Path, *, stubborn: bool = False, grace: float = 10.0) -> subpr
     )
 
 
-def wait_for(check: object, seconds: float = 20.0) -> None:
+def wait_for(check: Callable[[], bool], seconds: float = 20.0, what: str = "it") -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
+        if check():
             return
         time.sleep(0.05)
-    pytest.fail("timed out")
+    pytest.fail(f"timed out waiting for {what}")
 
 
 def started(folder: Path, role: str) -> list[int]:
@@ -79,11 +79,12 @@ def started(folder: Path, role: str) -> list[int]:
 
 
 def alive(pid: int) -> bool:
+    """Running, not ended (a zombie not yet reaped counts as ended)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
         return False
-    return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0] != "Z"
+    return state != "Z"
 
 
 def test_a_process_that_dies_is_replaced_and_sigterm_stops_them_all(tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from tests.fakes.twilio_api import (
 from tests.fakes.twilio_app import inbound_form
 from tests.outbox_support import queue_texts
 from tests.test_demo import free_port
+from tests.test_prefork import alive, wait_for
 
 PEOPLE = ["+12125550141", "+12125550142", "+12125550143"]  # fictional (555-01xx)
 
@@ -39,23 +39,6 @@ def children(pid: int) -> list[int]:
     for task in Path(f"/proc/{pid}/task").iterdir():
         found += [int(p) for p in (task / "children").read_text().split()]
     return sorted(found)
-
-
-def gone(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return True
-    return state == "Z"
-
-
-def wait_for(check: object, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
-            return
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 @pytest.fixture
@@ -151,7 +134,7 @@ def test_servers_and_an_outbox_process_forked_from_one_parent(
     assert server.returncode == 0, output
     assert "with 2 processes serving" in output
     assert "Outbox worker: 1 process of its own" in output
-    assert all(gone(pid) for pid in last)
+    assert not any(alive(pid) for pid in last)
 
 
 def _healthy(base: str) -> bool:
