@@ -6,6 +6,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings, load_program, load_settings
 from bot.crypto import generate_encryption_key, generate_index_key
@@ -18,6 +19,12 @@ from bot.keys import with_local_keys
 from bot.logs import configure_logging
 from bot.paths import dialogues_dir
 from bot.services import Services, build_services
+
+if TYPE_CHECKING:  # the web app's types, imported by the commands that serve
+    import uvicorn
+    from fastapi import FastAPI
+
+    from connectors.base import Connector
 
 Handler = Callable[[argparse.Namespace], int]
 #: prometheus-client's multiprocess folder (bot.metrics, which imports it, uses the same name).
@@ -117,24 +124,20 @@ def _serve_preforked(
     they share its memory (bot/web/prefork.py)."""
     import uvicorn
 
-    from bot.heap import freeze_startup_objects
     from bot.outbox import load_outbox_settings
     from bot.outbox.cli import send_until_stopped
     from bot.web.app import create_app
-    from bot.web.factory import GRACE_SECONDS, connectors_for
-    from bot.web.prefork import Role, Supervisor, listening_socket
+    from bot.web.factory import GRACE_SECONDS
+    from bot.web.prefork import Role, Supervisor
 
-    connectors = connectors_for(services)
-    services.connectors.update({c.name: c for c in connectors})
-    services.warm_up()
-    app = create_app(services, connectors)
+    connectors = _channels(services)
+    config = _server_config(create_app(services, connectors), host, port)
+    sock = config.bind_socket()  # each server process accepts on it
     outbox = load_outbox_settings()
-    sock = listening_socket(host, port)
     services.engine.dispose()  # no connection may be shared across the fork
 
     def serve() -> int:
         services.engine.dispose(close=False)  # the parent's pool is the parent's
-        config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=GRACE_SECONDS)
         try:
             uvicorn.Server(config).run(sockets=[sock])
         finally:
@@ -149,16 +152,12 @@ def _serve_preforked(
         finally:
             services.close()
 
-    for line in channel_status():
-        print(line)
-    print(
+    _announce(
         f"Outbox worker: {_processes(outbox_workers)} of its own"
         if outbox_workers
-        else "Outbox worker: off here (run `doorway worker`)"
+        else "Outbox worker: off here (run `doorway worker`)",
+        f"Doorway is running: http://{host}:{port}/ with {_processes(servers)} serving",
     )
-    print(f"Doorway is running: http://{host}:{port}/ with {_processes(servers)} serving")
-    sys.stdout.flush()
-    freeze_startup_objects()
     roles = [Role("server", serve)] * servers + [Role("outbox worker", send)] * outbox_workers
     # Each child has the grace period for itself; the parent allows for the outbox's send.
     return Supervisor(roles, GRACE_SECONDS + outbox.send_timeout_seconds).run()
@@ -168,35 +167,55 @@ def _processes(count: int) -> str:
     return f"{count} process" if count == 1 else f"{count} processes"
 
 
+def _channels(services: Services, *, telegram_polling: bool = False) -> list[Connector]:
+    """The channels, registered with the services, and the models warmed before serving."""
+    from bot.web.factory import connectors_for
+
+    connectors = connectors_for(services, telegram_polling=telegram_polling)
+    services.connectors.update({c.name: c for c in connectors})
+    services.warm_up()
+    return connectors
+
+
+def _server_config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
+    """SIGTERM: stop taking requests, let in-flight ones finish (within the grace period)."""
+    import uvicorn
+
+    from bot.web.factory import GRACE_SECONDS
+
+    return uvicorn.Config(
+        app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=GRACE_SECONDS
+    )
+
+
+def _announce(*lines: str) -> None:
+    """What the operator sees once serving is ready: each channel's state, then `lines`.
+    Start-up objects are frozen last (bot.heap)."""
+    from bot.heap import freeze_startup_objects
+
+    for line in (*channel_status(), *lines):
+        print(line)
+    sys.stdout.flush()
+    freeze_startup_objects()
+
+
 def _run_server(services: Services, host: str, port: int, *, telegram_polling: bool) -> int:
     import asyncio
 
     import uvicorn
 
-    from bot.heap import freeze_startup_objects
     from bot.outbox import BackgroundWorker, load_outbox_settings
     from bot.web.app import create_app
-    from bot.web.factory import GRACE_SECONDS, connectors_for
 
-    connectors = connectors_for(services, telegram_polling=telegram_polling)
-    services.connectors.update({c.name: c for c in connectors})
+    connectors = _channels(services, telegram_polling=telegram_polling)
     telegram = next((c for c in connectors if c.name == "telegram"), None)
     outbox = load_outbox_settings()
     in_process = services.settings.is_sqlite if outbox.in_process is None else outbox.in_process
     worker = BackgroundWorker(services, outbox) if in_process else None
-
-    services.warm_up()
-
-    for line in channel_status():
-        print(line)
-    print("Outbox worker: " + ("in this process" if worker else "off here (run `doorway worker`)"))
-    print(f"Doorway is running: http://{host}:{port}/  (Ctrl-C to stop)")
-    sys.stdout.flush()
-    app = create_app(services, connectors, worker=worker)
-    freeze_startup_objects()
-    # SIGTERM: stop taking requests, let in-flight ones finish (within the grace period).
-    config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=GRACE_SECONDS
+    config = _server_config(create_app(services, connectors, worker=worker), host, port)
+    _announce(
+        "Outbox worker: " + ("in this process" if worker else "off here (run `doorway worker`)"),
+        f"Doorway is running: http://{host}:{port}/  (Ctrl-C to stop)",
     )
     if telegram is not None and telegram_polling:
         from connectors.telegram import TelegramConnector

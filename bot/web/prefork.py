@@ -6,10 +6,10 @@ outbox worker. Forked from a parent that has loaded them, the children share tho
 (copy-on-write) and each adds only the memory it writes to. Start-up objects are frozen out
 of the cyclic collector first, so a collection in a child does not write to every one of them.
 
-The parent only supervises. It holds the listening socket, which every server child accepts
-on. A child that dies is replaced; SIGTERM or SIGINT is passed on to every child, which
-finishes what it has in hand (uvicorn's graceful shutdown, the outbox's job in hand), and
-one that has not stopped by the grace period is killed.
+The parent only supervises; the listening socket is bound before the fork and every server
+child accepts on it. A child that dies is replaced; SIGTERM or SIGINT is passed on to every
+child, which finishes what it has in hand (uvicorn's graceful shutdown, the outbox's job in
+hand), and one that has not stopped by the grace period is killed.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import ctypes
 import logging
 import os
 import signal
-import socket
 import threading
 import time
 import traceback
@@ -54,17 +53,6 @@ class _Child:
 
 class ForkedBeforeThreadsError(RuntimeError):
     """A thread was running in the parent: a forked child would inherit its locks held."""
-
-
-def listening_socket(host: str, port: int) -> socket.socket:
-    """The socket every server child accepts on, bound before any child exists."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    return sock
 
 
 class Supervisor:
