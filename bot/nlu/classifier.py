@@ -14,7 +14,7 @@ from bot.nlu.base import CRISIS_INTENTS, OUT_OF_SCOPE, Entity, Parse
 from bot.nlu.entities import LANGUAGE, LanguageEntities
 from bot.nlu.features import CHAR_NGRAMS, Featurizer
 from bot.nlu.languages import resolve_language
-from bot.nlu.linear_model import SOLVER, TOLERANCE, LinearModel
+from bot.nlu.linear_model import SOLVER, TOLERANCE, FittedModel, LinearModel
 from bot.nlu.model_cache import cache_key, cache_path, load_cached, store
 from bot.nlu.normalize import MAX_CHARS
 from bot.nlu.training_data import NluData, available_languages, load_nlu
@@ -47,12 +47,12 @@ def _training_settings() -> str:
     return f"C={C};solver={SOLVER};tol={TOLERANCE};seed={RANDOM_STATE};char={CHAR_NGRAMS}"
 
 
-def _train(language: str, data: NluData) -> LinearModel:
+def _train(language: str, data: NluData) -> FittedModel:
     featurizer = _featurizer(language, data)
     feature_lists = [featurizer(text) for text, _ in data.examples]
     labels = [intent for _, intent in data.examples]
     kept = [(f, label) for f, label in zip(feature_lists, labels, strict=True) if f]
-    return LinearModel.fit(
+    return FittedModel.fit(
         [f for f, _ in kept], [label for _, label in kept], c=C, random_state=RANDOM_STATE
     )
 
@@ -144,25 +144,25 @@ class BuiltinInterpreter:
 
     def _load(self, language: str, path: Path, cache_dir: Path | None) -> _LanguageModel:
         data = load_nlu(path)
-        model: LinearModel | None = None
+        fitted: FittedModel | None = None
         target: Path | None = None
         if cache_dir is not None:
             target = cache_path(cache_dir, language, cache_key(path, _training_settings()))
-            model = load_cached(target)
-        if model is not None:
+            fitted = load_cached(target)
+        if fitted is not None:
             self.model_sources[language] = "cache"
         else:
             started = time.perf_counter()
-            model = _train(language, data)
+            fitted = _train(language, data)
             log.info("trained NLU model %s in %.1fs", language, time.perf_counter() - started)
             self.model_sources[language] = "trained"
             if target is not None:
-                store(target, model)
+                store(target, fitted)
         names = data.lookups.get(LANGUAGE, ())
         return _LanguageModel(
             language=language,
             featurizer=_featurizer(language, data),
-            model=model,
+            model=LinearModel.from_fitted(fitted),
             entities=LanguageEntities(names, data.synonyms),
         )
 

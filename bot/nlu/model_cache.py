@@ -8,7 +8,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from bot.nlu.linear_model import LinearModel
+from bot.nlu.linear_model import FittedModel
 
 log = logging.getLogger(__name__)
 
@@ -32,18 +32,18 @@ def cache_path(cache_dir: Path, language: str, key: str) -> Path:
     return cache_dir / f"nlu-{language}-{key[:32]}.npz"
 
 
-def load_cached(path: Path) -> LinearModel | None:
+def load_cached(path: Path) -> FittedModel | None:
     """The cached model, or None when missing or unreadable (then we retrain)."""
     if not path.is_file():
         return None
     try:
-        return LinearModel.load(path)
+        return FittedModel.load(path)
     except Exception as exc:  # a corrupt cache must never stop the bot
         log.warning("ignoring unreadable NLU cache %s: %s", path.name, type(exc).__name__)
         return None
 
 
-def store(path: Path, model: LinearModel) -> None:
+def store(path: Path, model: FittedModel) -> None:
     """Write atomically (temp file + rename) so a crash never leaves half a cache file."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
