@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from bot.console.auth import LANGUAGE_COOKIE, SESSION_COOKIE
 from bot.nlu.base import Interpreter
 from bot.services import Services, build_services
 from bot.web.app import create_app
 from connectors.twilio_sms import INBOUND_PATH
 from tests.conftest import make_settings
+from tests.console_support import sign_in
 from tests.fakes.twilio_api import running_fake
 from tests.fakes.twilio_app import PERSON, attach, inbound_form, signed_post
 
@@ -76,3 +78,35 @@ def test_metrics_still_answer_and_say_the_database_is_down(unreachable: Services
     assert "doorway_database_up 0.0" in response.text
     assert "# HELP doorway_inbound_messages_total" in response.text
     assert "doorway_outbox_due_jobs " not in response.text  # not read: absent, not a guess
+
+
+@pytest.mark.parametrize(
+    "language, message",
+    [
+        ("en", "The database cannot be reached right now. Reload this page in a minute."),
+        ("es", "No se puede acceder a la base de datos en este momento."),
+    ],
+)
+def test_a_staff_page_says_the_database_cannot_be_reached(
+    unreachable: Services, language: str, message: str
+) -> None:
+    """The console is its own app with pages for errors: it answers a page in the staff
+    member's language with the same 503 and Retry-After, not a bare 500."""
+    with TestClient(create_app(unreachable), raise_server_exceptions=False) as client:
+        client.cookies.set(SESSION_COOKIE, "a-session-the-database-would-check")
+        client.cookies.set(LANGUAGE_COOKIE, language)
+        response = client.get("/console/shifts")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert response.headers["content-type"].startswith("text/html")
+    assert message in response.text
+
+
+def test_signing_in_and_the_console_api_get_503_too(unreachable: Services) -> None:
+    with TestClient(create_app(unreachable), raise_server_exceptions=False) as client:
+        assert sign_in(client, "coach", "a long enough password") == 503
+        client.cookies.set(SESSION_COOKIE, "a-session-the-database-would-check")
+        response = client.get("/console/api/offers")
+    assert response.status_code == 503
+    assert response.json()["error"] == "service_unavailable"
+    assert "cannot be reached" in response.json()["reason"]

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from bot.console import admin, dashboard, staff
 from bot.console.audit import audit
@@ -26,6 +27,7 @@ from bot.console.auth import (
 )
 from bot.console.web import (
     BAD_FORM,
+    DATABASE_DOWN,
     FORBIDDEN,
     NOT_FOUND,
     PREFIX,
@@ -56,6 +58,7 @@ from bot.handoff import texts
 from bot.i18n import N_
 from bot.models import Shift
 from bot.services import Services
+from bot.web.database_down import answered_unavailable
 
 WRONG = N_("That username and password do not match.")
 LOCKED = N_("Too many failed attempts. Try again in a few minutes.")
@@ -105,6 +108,14 @@ def create_console(services: Services, templates: Jinja2Templates) -> FastAPI:
     @app.exception_handler(404)
     async def _missing(request: Request, _exc: Exception) -> Response:
         return denied_page(request, Denied(404, NOT_FOUND))
+
+    @app.exception_handler(OperationalError)
+    async def _database_down(request: Request, exc: OperationalError) -> Response:
+        """A page that says what is wrong (the sub-app's errors are pages, not the API's
+        JSON), with the same 503 and Retry-After as every other route."""
+        response = denied_page(request, Denied(503, DATABASE_DOWN))
+        response.headers.update(answered_unavailable(exc))
+        return response
 
     return app
 

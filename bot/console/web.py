@@ -29,6 +29,7 @@ FORBIDDEN = N_("You do not have access to this page.")
 SIGNED_OUT = N_("Please sign in.")
 BAD_FORM = N_("This form has expired. Go back, reload the page and try again.")
 NOT_FOUND = N_("There is nothing here.")
+DATABASE_DOWN = N_("The database cannot be reached right now. Reload this page in a minute.")
 
 
 class Denied(Exception):
@@ -149,6 +150,7 @@ def denied_page(request: Request, exc: Denied) -> Response:
     console = console_of(request)
     if request.url.path.startswith(f"{PREFIX}/api/"):
         reason = console.translator(request).gettext(exc.message)
-        return JSONResponse({"error": "denied", "reason": reason}, status_code=exc.status)
+        error = "denied" if exc.status < 500 else "service_unavailable"
+        return JSONResponse({"error": error, "reason": reason}, status_code=exc.status)
     actor = getattr(request.state, "actor", None)
     return console.render(request, "error.html", actor, status=exc.status, message=exc.message)

@@ -26,6 +26,7 @@ from bot.ratelimit import RateLimitSettings
 from bot.services import Services
 from bot.wal_checkpoints import WalCheckpointer
 from bot.web import health, invites
+from bot.web.database_down import answered_unavailable
 from bot.web.limits import BodyLimit
 from bot.web.openapi import document_errors
 from bot.web.ratelimit import RateLimit, WebRateLimits
@@ -33,8 +34,6 @@ from bot.web.security import SecureHeaders
 from connectors.base import Connector
 
 log = logging.getLogger(__name__)
-#: Seconds a client is asked to wait when the database cannot be reached.
-DATABASE_RETRY_AFTER = 5
 
 HERE = Path(__file__).resolve().parent
 
@@ -122,17 +121,13 @@ def create_app(
 
     @app.exception_handler(OperationalError)
     async def _database_unavailable(_request: Request, exc: OperationalError) -> JSONResponse:
-        """The database is down, restarting, out of connections or stayed locked: an answer
-        the provider or the page can retry, not a 500. Only the driver's error class is
-        logged: its message may quote the statement's values."""
-        log.error("database unavailable (%s): answered 503", type(exc.orig).__name__)
         return JSONResponse(
             status_code=503,
             content={
                 "error": "service_unavailable",
                 "reason": "the database cannot be reached; try again shortly",
             },
-            headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
+            headers=answered_unavailable(exc),
         )
 
     @app.exception_handler(StarletteHTTPException)
