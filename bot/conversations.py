@@ -5,13 +5,14 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import logging
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from bot import compliance, metrics
@@ -77,6 +78,8 @@ from bot.safety.keywords import classify_keyword, is_opt_in
 from bot.sender import Sender, continued_conversation, load_sender, new_sender
 from bot.services import Services
 from connectors.base import AnswerTo, InboundMessage, OutboundMessage, step_token
+
+log = logging.getLogger(__name__)
 
 #: How many segments a reply costs on the channel that delivers it (SMS).
 SegmentCounter = Callable[[OutboundMessage], int]
@@ -159,6 +162,14 @@ def receive(
             # concurrent one): the next attempt looks for it and replays it.
             if attempt == 2:
                 raise
+        except DBAPIError as error:
+            # The connection died under the transaction (the database restarted, a
+            # failover): nothing was stored, or the commit was and the next attempt replays
+            # it. The lost connection is discarded; the next attempt takes a fresh one, where
+            # a 503 would leave the text unanswered (Twilio does not retry by default).
+            if not error.connection_invalidated or attempt == 2:
+                raise
+            log.warning("database connection lost while handling a message; trying again")
     raise AssertionError("unreachable")
 
 

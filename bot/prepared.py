@@ -214,7 +214,10 @@ def _execute(
     session: Session, sql: str, parameters: Any, result: Callable[[Any, Dialect], Any]
 ) -> Any:
     """Run one statement on a cursor of the session's connection, in its transaction, and
-    read what `result` takes from the cursor; a driver's error is raised as SQLAlchemy's."""
+    read what `result` takes from the cursor; a driver's error is raised as SQLAlchemy's.
+
+    A lost connection (the database restarted, a failover) is discarded as Core discards
+    it, and the error says so (`connection_invalidated`), so the caller may try again."""
     connection = session.connection()
     dialect = connection.dialect
     cursor = connection.connection.cursor()
@@ -222,8 +225,16 @@ def _execute(
         cursor.execute(sql, parameters)
         return result(cursor, dialect)
     except dialect.loaded_dbapi.Error as error:
+        lost = dialect.is_disconnect(error, connection.connection.dbapi_connection, cursor)
+        if lost:
+            connection.invalidate(error)
         raise exc.DBAPIError.instance(
-            sql, parameters, error, dialect.loaded_dbapi.Error, dialect=dialect
+            sql,
+            parameters,
+            error,
+            dialect.loaded_dbapi.Error,
+            connection_invalidated=lost,
+            dialect=dialect,
         ) from error
     finally:
         cursor.close()

@@ -147,30 +147,10 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture
-def services(
-    database_url: str, tmp_path: Path, interpreter: Interpreter, clock: FakeClock
+def migrated_services(
+    url: str, tmp_path: Path, interpreter: Interpreter, clock: FakeClock
 ) -> Iterator[Services]:
-    built = build_services(
-        make_settings(database_url, tmp_path / "data"),
-        program=english_only_program(),
-        interpreter=interpreter,
-        clock=clock,
-    )
-    built.inbound_limiter = InboundLimiter(per_minute=10_000)  # floods are tested on their own
-    upgrade(built.engine)
-    try:
-        yield built
-    finally:
-        built.close()
-
-
-@pytest.fixture
-def sqlite_services(
-    tmp_path: Path, interpreter: Interpreter, clock: FakeClock
-) -> Iterator[Services]:
-    """For tests about behaviour, not storage: SQLite only, to keep the suite quick."""
-    url = f"sqlite:///{tmp_path / 'doorway.sqlite3'}"
+    """Services on `url` with the schema migrated, English only, closed afterwards."""
     built = build_services(
         make_settings(url, tmp_path / "data"),
         program=english_only_program(),
@@ -183,6 +163,30 @@ def sqlite_services(
         yield built
     finally:
         built.close()
+
+
+@pytest.fixture
+def services(
+    database_url: str, tmp_path: Path, interpreter: Interpreter, clock: FakeClock
+) -> Iterator[Services]:
+    yield from migrated_services(database_url, tmp_path, interpreter, clock)
+
+
+@pytest.fixture
+def sqlite_services(
+    tmp_path: Path, interpreter: Interpreter, clock: FakeClock
+) -> Iterator[Services]:
+    """For tests about behaviour, not storage: SQLite only, to keep the suite quick."""
+    url = f"sqlite:///{tmp_path / 'doorway.sqlite3'}"
+    yield from migrated_services(url, tmp_path, interpreter, clock)
+
+
+@pytest.fixture
+def postgres_services(
+    pg_schema_url: str, tmp_path: Path, interpreter: Interpreter, clock: FakeClock
+) -> Iterator[Services]:
+    """For what only a server database does: row locks, connections that can be cut."""
+    yield from migrated_services(pg_schema_url, tmp_path, interpreter, clock)
 
 
 @pytest.fixture
