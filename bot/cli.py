@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings, load_program, load_settings
@@ -94,27 +95,38 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.workers < 1 or args.outbox_workers < 0:
         raise ConfigError("--workers: 1 or more; --outbox-workers: 0 or more")
     limit_malloc_arenas()  # before any thread; forked processes inherit it
-    if preforked:
-        _share_metrics_between_processes()
-    services = _services(settings, announce=print)
-    upgrade(services.engine)
-    if preforked:
+    if not preforked:
+        services = _services(settings, announce=print)
+        upgrade(services.engine)
+        return _run_server(services, args.host, args.port, telegram_polling=args.telegram_polling)
+    with _metrics_shared_between_processes():
+        services = _services(settings, announce=print)
+        upgrade(services.engine)
         return _serve_preforked(
             services, args.host, args.port, servers=args.workers, outbox_workers=args.outbox_workers
         )
-    return _run_server(services, args.host, args.port, telegram_polling=args.telegram_polling)
 
 
-def _share_metrics_between_processes() -> None:
+@contextmanager
+def _metrics_shared_between_processes() -> Iterator[None]:
     """One PROMETHEUS_MULTIPROC_DIR for every forked process, so a scrape of any server sees
     the counts of all (the outbox processes' too). prometheus-client reads it when it is first
-    imported, which must not have happened yet."""
+    imported, which must not have happened yet. A folder made here is removed when the
+    processes have stopped (a forked child leaves with os._exit, never through here): each
+    start makes a new one, and restarts would otherwise pile them up in /tmp."""
     import os
+    import shutil
     import tempfile
 
     assert "prometheus_client" not in sys.modules, "set before the first metric exists"
-    if not os.environ.get(MULTIPROC_ENV):
-        os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="doorway-metrics-")
+    if os.environ.get(MULTIPROC_ENV):  # the operator's own folder: theirs to manage
+        yield
+        return
+    folder = os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="doorway-metrics-")
+    try:
+        yield
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _serve_preforked(

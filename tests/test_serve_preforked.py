@@ -55,7 +55,9 @@ def start_server(url: str, tmp_path: Path, fake: FakeTwilio, port: int) -> subpr
         for k, v in os.environ.items()
         if not k.startswith(("DOORWAY_", "TWILIO_", "TELEGRAM_", "PROMETHEUS_"))
     }
+    (tmp_path / "tmp").mkdir()
     env.update(
+        TMPDIR=str(tmp_path / "tmp"),  # where the shared metrics folder is made
         DOORWAY_DATA_DIR=str(tmp_path / "data"),
         DOORWAY_DATABASE_URL=url,
         DOORWAY_ENCRYPTION_KEYS=TEST_ENCRYPTION_KEY,
@@ -99,6 +101,7 @@ def test_servers_and_an_outbox_process_forked_from_one_parent(
             assert server.poll() is None, server.communicate()[0]
             processes = children(server.pid)
             assert len(processes) == 3  # two servers and an outbox process
+            assert len(list((tmp_path / "tmp").glob("doorway-metrics-*"))) == 1
 
             # The outbox process sends what was queued; the servers answer texts inline.
             wait_for(lambda: len(fake.delivered) >= len(queued), 30, "the queued texts")
@@ -135,6 +138,7 @@ def test_servers_and_an_outbox_process_forked_from_one_parent(
     assert "with 2 processes serving" in output
     assert "Outbox worker: 1 process of its own" in output
     assert not any(alive(pid) for pid in last)
+    assert not list((tmp_path / "tmp").glob("doorway-metrics-*"))  # removed, not left in /tmp
 
 
 def _healthy(base: str) -> bool:
