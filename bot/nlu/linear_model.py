@@ -130,6 +130,9 @@ class FittedModel:
 KeyArray = npt.NDArray[np.int64]
 EMPTY_INDICES: npt.NDArray[np.intp] = np.empty(0, dtype=np.intp)
 EMPTY_VALUES: FloatArray = np.empty(0, dtype=np.float64)
+# Returned to every caller of a message with no known feature: nobody may write into them.
+EMPTY_INDICES.setflags(write=False)
+EMPTY_VALUES.setflags(write=False)
 
 
 @dataclass(frozen=True, eq=False)
@@ -158,7 +161,7 @@ class LinearModel:
     ) -> LinearModel:
         """Rows reordered by their term's hash. Two terms with the same 64-bit hash (about
         one chance in 10^11 per start) keep the first term's row: a feature matching either
-        then counts as that term, where it would otherwise crash or be dropped."""
+        then counts as that term, rather than the model failing to load."""
         terms = fitted.terms
         keys = np.fromiter(map(hash_term, terms), dtype=np.int64, count=len(terms))
         order = np.argsort(keys, kind="stable")
