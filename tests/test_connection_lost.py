@@ -15,7 +15,7 @@ from bot.services import Services
 from connectors.base import InboundMessage
 from tests.conftest import FakeClock
 
-PERSON = "+15550100123"
+PERSON = "+12125550123"  # fictional (555-01xx)
 
 
 def libpq_url(sqlalchemy_url: str) -> str:
@@ -63,6 +63,7 @@ def test_a_message_whose_connection_is_cut_is_answered_and_stored_once(
         admin.execute("SELECT pg_terminate_backend(%s)", (backend_waiting_for_a_lock(admin),))
         holder.rollback()
         worker.join(timeout=30)
+    assert "result" in outcome, "the message was still being handled after 30 s"
     result = outcome["result"]
     assert isinstance(result, ReceiveResult), result
     assert result.replies and not result.duplicate
