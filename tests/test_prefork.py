@@ -7,6 +7,7 @@ threads pytest and earlier tests left) is exactly what the supervisor refuses to
 
 from __future__ import annotations
 
+import itertools
 import signal
 import subprocess
 import sys
@@ -78,6 +79,14 @@ def started(folder: Path, role: str) -> list[int]:
     return sorted(int(p.name.split("-")[1]) for p in folder.glob(f"{role}-*"))
 
 
+def stopped(parent: subprocess.Popen[str]) -> tuple[str, float]:
+    """SIGTERM the supervisor: what it printed and how many seconds it took to end."""
+    began = time.monotonic()
+    parent.send_signal(signal.SIGTERM)
+    output = parent.communicate(timeout=20)[0]
+    return output, time.monotonic() - began
+
+
 def alive(pid: int) -> bool:
     """Running, not ended (a zombie not yet reaped counts as ended)."""
     try:
@@ -112,10 +121,7 @@ def test_a_process_that_ignores_sigterm_is_killed_after_the_grace_period(tmp_pat
     try:
         wait_for(lambda: len(started(tmp_path, "flaky")) == 2)
         wait_for(lambda: len(started(tmp_path, "steady")) == 1)
-        began = time.monotonic()
-        parent.send_signal(signal.SIGTERM)
-        output = parent.communicate(timeout=20)[0]
-        took = time.monotonic() - began
+        output, took = stopped(parent)
     finally:
         if parent.poll() is None:
             parent.kill()
@@ -149,3 +155,49 @@ def test_it_refuses_to_fork_while_a_thread_runs() -> None:
     finally:
         release.set()
         thread.join()
+
+
+#: A parent whose one role can never start: each child ends at once with status 2.
+FAILING = textwrap.dedent(
+    """
+    import os, sys, time
+    from pathlib import Path
+    from bot.web import prefork
+
+    prefork.RESTART_PAUSE_SECONDS = 0.4  # the doubling, at a test's pace
+    folder = Path(sys.argv[1])
+
+    def broken() -> int:
+        (folder / f"start-{time.monotonic():.3f}").touch()
+        return 2
+
+    sys.exit(prefork.Supervisor([prefork.Role("broken", broken)], grace_seconds=5.0).run())
+    """
+)
+
+
+def test_a_process_that_cannot_start_is_retried_ever_later_and_sigterm_still_stops_at_once(
+    tmp_path: Path,
+) -> None:
+    parent = subprocess.Popen(
+        [sys.executable, "-c", FAILING, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for(lambda: len(list(tmp_path.glob("start-*"))) == 4, 20, "four starts")
+        # The fourth start came after pauses of 0.4, 0.8 and 1.6 s; the next waits 3.2 s.
+        time.sleep(0.5)
+        output, took = stopped(parent)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+    starts = sorted(float(p.name.split("-", 1)[1]) for p in tmp_path.glob("start-*"))
+    gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
+    assert len(starts) == 4, output  # no fifth start: SIGTERM came during the pause
+    assert all(gap >= pause for gap, pause in zip(gaps, (0.4, 0.8, 1.6), strict=True)), gaps
+    assert gaps[2] < 1.6 + 1.0, gaps  # waited for the pause, not a whole extra second
+    assert took < 1.0  # the pause did not hold the stop back
+    assert parent.returncode == 0, output
+    assert "starting another in 2 s" in output  # 1.6 s, as logged

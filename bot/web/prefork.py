@@ -7,7 +7,8 @@ outbox worker. Forked from a parent that has loaded them, the children share tho
 of the cyclic collector first, so a collection in a child does not write to every one of them.
 
 The parent only supervises; the listening socket is bound before the fork and every server
-child accepts on it. A child that dies is replaced; SIGTERM or SIGINT is passed on to every
+child accepts on it. A child that dies is replaced (after a growing pause while it keeps
+dying at start); SIGTERM or SIGINT is passed on to every
 child, which finishes what it has in hand (uvicorn's graceful shutdown, the outbox's job in
 hand), and one that has not stopped by the grace period is killed.
 """
@@ -30,9 +31,13 @@ log = logging.getLogger(__name__)
 #: The signals the parent waits for instead of handling them.
 WATCHED = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGCHLD})
 #: A child that dies sooner than this after its start is replaced only after a pause, so a
-#: child that cannot start does not make the parent fork in a tight loop.
+#: child that cannot start does not make the parent fork in a tight loop. The pause doubles
+#: with each such death in a row of the same role, up to the longest: a role that cannot
+#: start (a bad setting, the database refusing connections) is tried again for as long as it
+#: takes, without flooding the log, and comes back within half a minute once it can.
 SHORT_LIFE_SECONDS = 5.0
 RESTART_PAUSE_SECONDS = 1.0
+LONGEST_RESTART_PAUSE_SECONDS = 30.0
 #: prctl(2)'s option: the signal a process gets when its parent ends.
 PR_SET_PDEATHSIG = 1
 
@@ -62,6 +67,10 @@ class Supervisor:
         self.roles = roles
         self.grace_seconds = grace_seconds
         self.children: dict[int, _Child] = {}
+        #: Replacements waiting for their pause to end: (when, role).
+        self.restarts: list[tuple[float, Role]] = []
+        #: Per role name, how many of its children in a row died soon after starting.
+        self.short_lives: dict[str, int] = {}
         self.stopping_since: float | None = None
         self.failed = False
 
@@ -75,11 +84,12 @@ class Supervisor:
         try:
             for role in self.roles:
                 self._fork(role)
-            while self.children:
-                received = signal.sigtimedwait(WATCHED, 1.0)
+            while self.children or self.restarts:
+                received = signal.sigtimedwait(WATCHED, self._wait_seconds())
                 if received is not None and received.si_signo != signal.SIGCHLD:
                     self._stop_children()
                 self._reap()
+                self._restart_due()
                 self._kill_stragglers()
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, WATCHED)
@@ -119,21 +129,43 @@ class Supervisor:
                 if os.waitstatus_to_exitcode(status) not in (0, -signal.SIGTERM):
                     self.failed = True
                 continue
-            lived = time.monotonic() - child.started
+            pause = self._pause_after(child)
             log.error(
-                "%s process %d ended (status %d) after %.1f s; starting another",
+                "%s process %d ended (status %d) after %.1f s; starting another in %.0f s",
                 child.role.name,
                 pid,
                 os.waitstatus_to_exitcode(status),
-                lived,
+                time.monotonic() - child.started,
+                pause,
             )
-            if lived < SHORT_LIFE_SECONDS:
-                time.sleep(RESTART_PAUSE_SECONDS)
-            self._fork(child.role)
+            self.restarts.append((time.monotonic() + pause, child.role))
+
+    def _pause_after(self, child: _Child) -> float:
+        """No pause after a long life; after the n-th short one in a row, 2^(n-1) s (capped)."""
+        name = child.role.name
+        if time.monotonic() - child.started >= SHORT_LIFE_SECONDS:
+            self.short_lives[name] = 0
+            return 0.0
+        self.short_lives[name] = deaths = self.short_lives.get(name, 0) + 1
+        return min(RESTART_PAUSE_SECONDS * 2.0 ** (deaths - 1), LONGEST_RESTART_PAUSE_SECONDS)
+
+    def _restart_due(self) -> None:
+        now = time.monotonic()
+        due = [role for when, role in self.restarts if when <= now]
+        self.restarts = [(when, role) for when, role in self.restarts if when > now]
+        for role in due:
+            self._fork(role)
+
+    def _wait_seconds(self) -> float:
+        """Until the next replacement is due, at most a second (the grace period's check)."""
+        if not self.restarts:
+            return 1.0
+        return max(0.0, min(1.0, min(when for when, _ in self.restarts) - time.monotonic()))
 
     def _stop_children(self) -> None:
         if self.stopping_since is None:
             self.stopping_since = time.monotonic()
+        self.restarts.clear()  # a replacement not yet started is not started now
         for pid in self.children:
             _signal(pid, signal.SIGTERM)
 
