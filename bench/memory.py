@@ -8,6 +8,7 @@ scikit-learn must not be imported by any measured step (checked). Then `bench.lo
 `--outbox-worker` for the peak RSS of a real server and worker under load.
 
     python -m bench.memory [--skip-load] [--duration 10] [--concurrency 32]
+    python -m bench.memory --database postgresql+psycopg://...   # and each PostgreSQL layout
 
 Writes bench/results/memory.json (and memory-load.json from the load run); prints a table.
 """
@@ -23,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -421,11 +422,12 @@ def idle_server(env: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def run_load(concurrency: int, duration: float) -> dict[str, Any]:
-    """`bench.load` closed loop with `--outbox-worker`: peak RSS of the server and worker."""
+def run_load(concurrency: int, duration: float, layout: Sequence[str]) -> dict[str, Any]:
+    """`bench.load` closed loop in one layout (by default SQLite, `--outbox-worker`): peak
+    RSS of the server and worker, and the peak PSS of everything the server forked."""
     command = [sys.executable, "-m", "bench.load", "--mode", "closed"]
     command += ["--concurrency", str(concurrency), "--duration", str(duration)]
-    command += ["--outbox-worker", "--out", LOAD_OUT]
+    command += [*layout, "--out", LOAD_OUT]
     done = subprocess.run(
         command, cwd=ROOT, capture_output=True, text=True, timeout=900, check=False
     )
@@ -440,10 +442,31 @@ def run_load(concurrency: int, duration: float) -> dict[str, Any]:
     keep = ("messages_per_second", "completed", "errors", "latency_ms", "provider_calls")
     result.update({name: figures.get(name) for name in keep})
     result["peak_rss_mb"] = peaks
-    result["worker_measured"] = bool(peaks.get("worker"))
-    if not result["worker_measured"]:
-        result["worker_problem"] = " ".join(notes) or "no RSS sampled: the worker had exited"
+    result["peak_pss_mb"] = figures.get("peak_pss_mb", {})
+    if "--outbox-worker" in layout:
+        result["worker_measured"] = bool(peaks.get("worker"))
+        if not result["worker_measured"]:
+            result["worker_problem"] = " ".join(notes) or "no RSS sampled: the worker had exited"
     return result
+
+
+#: With --database (PostgreSQL), the layouts a server and its outbox worker can run in.
+POSTGRES_LAYOUTS = {
+    "one process, outbox inside": ["--workers", "1", "--outbox-inside"],
+    "outbox worker forked beside the server": ["--workers", "1", "--outbox-workers", "1"],
+    "separate `doorway worker`": ["--workers", "1", "--outbox-worker"],
+}
+
+
+def run_postgres_layouts(database: str, concurrency: int, duration: float) -> dict[str, Any]:
+    """Each layout under the same load, with the total each takes (PSS: forked processes
+    share pages, which summed RSS would count once per process) against the target."""
+    results = {}
+    for name, layout in POSTGRES_LAYOUTS.items():
+        result = run_load(concurrency, duration, ["--database", database, *layout])
+        total = result.get("peak_pss_mb", {}).get("total")
+        results[name] = {**result, "within_target": total is not None and total <= TARGET_MB}
+    return results
 
 
 def print_rows(rows: list[dict[str, Any]]) -> None:
@@ -477,6 +500,14 @@ def print_report(report: dict[str, Any]) -> None:
     if load:
         detail = load.get("error") or load.get("worker_problem") or ""
         print(f"under load ({load['command']}): peak RSS {load.get('peak_rss_mb')} {detail}")
+    for name, result in report.get("postgres_layouts", {}).items():
+        total = result.get("peak_pss_mb", {}).get("total")
+        verdict = "within" if result["within_target"] else "over"
+        print(
+            f"PostgreSQL, {name}: peak PSS {total} MB ({verdict} {TARGET_MB:g} MB), "
+            f"RSS {result.get('peak_rss_mb')}, {result.get('messages_per_second')} msg/s "
+            f"{result.get('error') or ''}"
+        )
 
 
 def build_report(rows: list[dict[str, Any]], languages: list[str]) -> dict[str, Any]:
@@ -506,6 +537,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--skip-load", action="store_true", help="no bench.load run")
     parser.add_argument("--concurrency", type=int, default=32, help="bench.load people at once")
     parser.add_argument("--duration", type=float, default=10.0, help="bench.load seconds")
+    parser.add_argument(
+        "--database", help="a PostgreSQL URL: also measure each server + outbox layout on it"
+    )
     return parser
 
 
@@ -523,7 +557,11 @@ def main(argv: list[str] | None = None) -> int:
     report = build_report(with_deltas(reports), languages)
     report["idle_server"] = idle
     if not args.skip_load:
-        report["load"] = run_load(args.concurrency, args.duration)
+        report["load"] = run_load(args.concurrency, args.duration, ["--outbox-worker"])
+        if args.database:
+            report["postgres_layouts"] = run_postgres_layouts(
+                args.database, args.concurrency, args.duration
+            )
     path = write_json("memory.json", report)
     print_report(report)
     print(f"wrote {path.relative_to(ROOT)}")
