@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings, load_program, load_settings
@@ -18,6 +17,7 @@ from bot.errors import UserError
 from bot.heap import limit_malloc_arenas
 from bot.keys import with_local_keys
 from bot.logs import configure_logging
+from bot.metrics_folder import shared_between_processes
 from bot.paths import dialogues_dir
 from bot.services import Services, build_services
 
@@ -28,8 +28,6 @@ if TYPE_CHECKING:  # the web app's types, imported by the commands that serve
     from connectors.base import Connector
 
 Handler = Callable[[argparse.Namespace], int]
-#: prometheus-client's multiprocess folder (bot.metrics, which imports it, uses the same name).
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def _settings() -> Settings:
@@ -99,34 +97,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         services = _services(settings, announce=print)
         upgrade(services.engine)
         return _run_server(services, args.host, args.port, telegram_polling=args.telegram_polling)
-    with _metrics_shared_between_processes():
+    with shared_between_processes():
         services = _services(settings, announce=print)
         upgrade(services.engine)
         return _serve_preforked(
             services, args.host, args.port, servers=args.workers, outbox_workers=args.outbox_workers
         )
-
-
-@contextmanager
-def _metrics_shared_between_processes() -> Iterator[None]:
-    """One PROMETHEUS_MULTIPROC_DIR for every forked process, so a scrape of any server sees
-    the counts of all (the outbox processes' too). prometheus-client reads it when it is first
-    imported, which must not have happened yet. A folder made here is removed when the
-    processes have stopped (a forked child leaves with os._exit, never through here): each
-    start makes a new one, and restarts would otherwise pile them up in /tmp."""
-    import os
-    import shutil
-    import tempfile
-
-    assert "prometheus_client" not in sys.modules, "set before the first metric exists"
-    if os.environ.get(MULTIPROC_ENV):  # the operator's own folder: theirs to manage
-        yield
-        return
-    folder = os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="doorway-metrics-")
-    try:
-        yield
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _serve_preforked(

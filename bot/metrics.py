@@ -32,6 +32,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from bot.events import RECORDED
+from bot.metrics_folder import MULTIPROC_ENV
 from bot.models import OutboxJob
 
 if TYPE_CHECKING:  # only the web app needs these; the worker and the CLI count without them
@@ -39,8 +40,6 @@ if TYPE_CHECKING:  # only the web app needs these; the worker and the CLI count 
     from starlette.requests import Request
     from starlette.responses import Response
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class ServerSettings(BaseSettings):
