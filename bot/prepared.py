@@ -210,6 +210,11 @@ def _run(session: Session, compiled: _Compiled, values: Mapping[str, Any]) -> An
     return _execute(session, compiled.sql, compiled.parameters(values), key)
 
 
+#: Where a psycopg connection's cursor is kept between statements (the pool's per-connection
+#: `info`, which is cleared when the connection is closed or discarded).
+_CURSOR = "doorway_cursor"
+
+
 def _execute(
     session: Session, sql: str, parameters: Any, result: Callable[[Any, Dialect], Any]
 ) -> Any:
@@ -217,10 +222,22 @@ def _execute(
     read what `result` takes from the cursor; a driver's error is raised as SQLAlchemy's.
 
     A lost connection (the database restarted, a failover) is discarded as Core discards
-    it, and the error says so (`connection_invalidated`), so the caller may try again."""
+    it, and the error says so (`connection_invalidated`), so the caller may try again.
+
+    On psycopg one cursor per connection serves every statement: making one costs its
+    Python layer about 20 us, and a message runs about seven of these (callgrind, receive()
+    on PostgreSQL: 4.57 -> 4.35 M instructions). A pooled connection is used by one thread at
+    a time, and psycopg resets a cursor at each execute. SQLite's cursors are closed after
+    each statement, as before: an open one can keep its statement, and a read, going."""
     connection = session.connection()
     dialect = connection.dialect
-    cursor = connection.connection.cursor()
+    reuse = dialect.driver == "psycopg"
+    pooled = connection.connection
+    cursor = pooled.info.get(_CURSOR) if reuse else None
+    if cursor is None:
+        cursor = pooled.cursor()
+        if reuse:
+            pooled.info[_CURSOR] = cursor
     try:
         cursor.execute(sql, parameters)
         return result(cursor, dialect)
@@ -237,4 +254,5 @@ def _execute(
             dialect=dialect,
         ) from error
     finally:
-        cursor.close()
+        if not reuse:
+            cursor.close()

@@ -149,6 +149,9 @@ def test_writes_belong_to_the_callers_transaction(services: Services) -> None:
     assert counts == [0, 0]
 
 
+_BY_PROVIDER_ID = select(Message.id).where(Message.provider_id == bindparam("sid"))
+
+
 def test_a_duplicate_is_sqlalchemys_integrity_error(services: Services) -> None:
     """`receive()` recognises a provider's retry by this error."""
     row = {**ROWS[0][2], "identity_id": an_identity(services)}
@@ -156,6 +159,12 @@ def test_a_duplicate_is_sqlalchemys_integrity_error(services: Services) -> None:
         insert_row(session, Message, row)
     with pytest.raises(IntegrityError), transaction(services.sessions) as session:
         insert_row(session, Message, row)
+    # The connection it failed on (and its kept cursor, on psycopg) serves what comes next.
+    for n in range(3):
+        with transaction(services.sessions) as session:
+            insert_row(session, Message, {**row, "provider_id": f"SM-after-{n}"})
+            found = fetch_one(session, _BY_PROVIDER_ID, {"sid": f"SM-after-{n}"})
+        assert found is not None
 
 
 def test_a_column_with_a_python_default_must_be_given(services: Services) -> None:
