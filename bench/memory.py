@@ -423,8 +423,8 @@ def idle_server(env: dict[str, str]) -> dict[str, Any]:
 
 
 def run_load(concurrency: int, duration: float, layout: Sequence[str]) -> dict[str, Any]:
-    """`bench.load` closed loop in one layout (by default SQLite, `--outbox-worker`): peak
-    RSS of the server and worker, and the peak PSS of everything the server forked."""
+    """`bench.load` closed loop in the layout given (its options): peak RSS of the server
+    and, with `--outbox-worker`, of the worker, and the peak PSS of all the server forked."""
     command = [sys.executable, "-m", "bench.load", "--mode", "closed"]
     command += ["--concurrency", str(concurrency), "--duration", str(duration)]
     command += [*layout, "--out", LOAD_OUT]

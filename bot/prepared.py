@@ -242,7 +242,7 @@ def _execute(
         cursor.execute(sql, parameters)
         return result(cursor, dialect)
     except dialect.loaded_dbapi.Error as error:
-        lost = dialect.is_disconnect(error, connection.connection.dbapi_connection, cursor)
+        lost = dialect.is_disconnect(error, pooled.dbapi_connection, cursor)
         if lost:
             connection.invalidate(error)
         raise exc.DBAPIError.instance(

@@ -8,9 +8,9 @@ of the cyclic collector first, so a collection in a child does not write to ever
 
 The parent only supervises; the listening socket is bound before the fork and every server
 child accepts on it. A child that dies is replaced (after a growing pause while it keeps
-dying at start); SIGTERM or SIGINT is passed on to every
-child, which finishes what it has in hand (uvicorn's graceful shutdown, the outbox's job in
-hand), and one that has not stopped by the grace period is killed.
+dying at start); SIGTERM or SIGINT is passed on to every child, which finishes what it has
+in hand (uvicorn's graceful shutdown, the outbox's job in hand), and one that has not
+stopped by the grace period is killed.
 """
 
 from __future__ import annotations
