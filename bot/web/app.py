@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from http import HTTPStatus
@@ -32,8 +31,6 @@ from bot.web.openapi import document_errors
 from bot.web.ratelimit import RateLimit, WebRateLimits
 from bot.web.security import SecureHeaders
 from connectors.base import Connector
-
-log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 
