@@ -6,6 +6,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings, load_program, load_settings
@@ -93,16 +94,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.workers < 1 or args.outbox_workers < 0:
         raise ConfigError("--workers: 1 or more; --outbox-workers: 0 or more")
     limit_malloc_arenas()  # before any thread; forked processes inherit it
-    if not preforked:
+    with shared_between_processes() if preforked else nullcontext():
         services = _services(settings, announce=print)
         upgrade(services.engine)
+        if preforked:
+            return _serve_preforked(
+                services,
+                args.host,
+                args.port,
+                servers=args.workers,
+                outbox_workers=args.outbox_workers,
+            )
         return _run_server(services, args.host, args.port, telegram_polling=args.telegram_polling)
-    with shared_between_processes():
-        services = _services(settings, announce=print)
-        upgrade(services.engine)
-        return _serve_preforked(
-            services, args.host, args.port, servers=args.workers, outbox_workers=args.outbox_workers
-        )
 
 
 def _serve_preforked(

@@ -129,21 +129,22 @@ class Supervisor:
                 if os.waitstatus_to_exitcode(status) not in (0, -signal.SIGTERM):
                     self.failed = True
                 continue
-            pause = self._pause_after(child)
+            now = time.monotonic()
+            lived = now - child.started
+            pause = self._pause_after(child.role.name, lived)
             log.error(
                 "%s process %d ended (status %d) after %.1f s; starting another in %.0f s",
                 child.role.name,
                 pid,
                 os.waitstatus_to_exitcode(status),
-                time.monotonic() - child.started,
+                lived,
                 pause,
             )
-            self.restarts.append((time.monotonic() + pause, child.role))
+            self.restarts.append((now + pause, child.role))
 
-    def _pause_after(self, child: _Child) -> float:
+    def _pause_after(self, name: str, lived: float) -> float:
         """No pause after a long life; after the n-th short one in a row, 2^(n-1) s (capped)."""
-        name = child.role.name
-        if time.monotonic() - child.started >= SHORT_LIFE_SECONDS:
+        if lived >= SHORT_LIFE_SECONDS:
             self.short_lives[name] = 0
             return 0.0
         self.short_lives[name] = deaths = self.short_lives.get(name, 0) + 1
