@@ -23,6 +23,7 @@ from typing import ClassVar
 
 from sqlalchemy import select
 
+from bench.common import own_schema
 from bot.config import Settings
 from bot.conversations import receive
 from bot.crypto import generate_encryption_key, generate_index_key
@@ -94,9 +95,18 @@ def main() -> None:
     args = parser.parse_args()
 
     data = Path(tempfile.mkdtemp(prefix="doorway-bench-"))
+    with own_schema(args.database or f"sqlite:///{data / 'bench.sqlite3'}") as url:
+        result = measure(args, data, url)
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    print(json.dumps(result))
+
+
+def measure(args: argparse.Namespace, data: Path, url: str) -> dict[str, object]:
+    """Requests from `args.people` people at once, timed from request to the coach's alert."""
     settings = Settings(
         data_dir=data,
-        database_url=args.database or f"sqlite:///{data / 'bench.sqlite3'}",
+        database_url=url,
         encryption_keys=generate_encryption_key(),
         index_key=generate_index_key(),
     )
@@ -145,7 +155,8 @@ def main() -> None:
     delays = sorted(
         recorder.alerts[codes[h]] - at for h, at in requested.items() if codes[h] in recorder.alerts
     )
-    result = {
+    services.close()
+    return {
         "date": dt.date.today().isoformat(),
         "backend": "postgresql" if args.database else "sqlite",
         "people": args.people,
@@ -155,9 +166,6 @@ def main() -> None:
         "p99_ms": round(delays[max(0, int(len(delays) * 0.99) - 1)] * 1000, 1) if delays else None,
         "wall_s": round(elapsed, 1),
     }
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(result, indent=2), encoding="utf-8")
-    print(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ from bench.common import (
     ServerProcess,
     cpu_seconds,
     free_port,
+    own_schema,
     percentile,
     require_loopback,
     server_environment,
@@ -62,6 +63,9 @@ REPEAT_PEOPLE = 10_000_000
 @dataclass
 class Stats:
     latencies: list[float] = field(default_factory=list)
+    #: When each answered message was sent (perf_counter), beside its latency: the tail by
+    #: second tells a stall (a pause, a checkpoint) from a queue that is always there.
+    sent_at: list[float] = field(default_factory=list)
     errors: collections.Counter[str] = field(default_factory=collections.Counter)
     completed: int = 0
     people_done: int = 0
@@ -156,6 +160,7 @@ async def send_one(
         stats.errors["no_reply"] += 1  # answered empty: the reply went to the outbox
         return False
     stats.latencies.append(elapsed)
+    stats.sent_at.append(started)
     stats.completed += 1
     return True
 
@@ -258,11 +263,34 @@ def summary(
             "p99": round(percentile(lat, 0.99) * 1000, 1),
             "max": round(max(lat, default=0.0) * 1000, 1),
         },
+        "slowest_seconds": slowest_seconds(stats),
         "errors": dict(stats.errors),
         "peak_rss_mb": {name: round(value / 2**20, 1) for name, value in rss.items()},
         # Forked processes share pages; PSS divides each among its sharers.
         "peak_pss_mb": {name: round(value / 2**20, 1) for name, value in pss.items()},
     }
+
+
+def slowest_seconds(stats: Stats, count: int = 5) -> list[dict[str, float]]:
+    """The run's seconds with the worst p99, each with its share of the run's slowest
+    hundredth: a tail made of one or two seconds is a stall, one spread over all is a queue."""
+    if not stats.latencies:
+        return []
+    first = min(stats.sent_at)
+    tail_from = percentile(stats.latencies, 0.99)
+    by_second: dict[int, list[float]] = collections.defaultdict(list)
+    for sent, latency in zip(stats.sent_at, stats.latencies, strict=True):
+        by_second[int(sent - first)].append(latency)
+    tail = sum(1 for latency in stats.latencies if latency >= tail_from)
+    ranked = sorted(by_second.items(), key=lambda item: percentile(item[1], 0.99), reverse=True)
+    return [
+        {
+            "second": second,
+            "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
+            "share_of_tail": round(sum(1 for v in latencies if v >= tail_from) / tail, 2),
+        }
+        for second, latencies in ranked[:count]
+    ]
 
 
 def print_summary(result: dict[str, Any]) -> None:
@@ -272,6 +300,7 @@ def print_summary(result: dict[str, Any]) -> None:
         f"{result['messages_per_second']:>7} msg/s  "
         f"p50 {lat['median']} ms  p95 {lat['p95']} ms  p99 {lat['p99']} ms  "
         f"completed {result['completed']}/{result['sent']}  errors {result['errors'] or '-'}  "
+        f"server CPU {result.get('server_cpu_ms_per_message', '-')} ms/msg  "
         f"peak RSS {result['peak_rss_mb']}  PSS {result.get('peak_pss_mb') or '-'}"
     )
     if "runs" in result:
@@ -280,6 +309,12 @@ def print_summary(result: dict[str, Any]) -> None:
             for run in result["runs"]
         )
         print(f"{'':>18}(the median-p99 run of {len(result['runs'])}: {each})")
+    if result.get("slowest_seconds"):
+        worst = ", ".join(
+            f"s{entry['second']} {entry['p99_ms']} ms ({entry['share_of_tail']:.0%} of the tail)"
+            for entry in result["slowest_seconds"]
+        )
+        print(f"{'':>18}slowest seconds: {worst}")
 
 
 async def first_words_in_another_language(target: Target) -> None:
@@ -426,10 +461,10 @@ def asyncio_main(
 
     with (
         tempfile.TemporaryDirectory(prefix="doorway-bench-") as folder,
+        own_schema(args.database or f"sqlite:///{Path(folder) / 'doorway.sqlite3'}") as url,
         DummyProvider(args.provider_latency) as dummy,
     ):
         data = Path(folder)
-        url = args.database or f"sqlite:///{data / 'doorway.sqlite3'}"
         port = free_port()
         env = server_environment(
             data_dir=data,

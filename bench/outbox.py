@@ -19,7 +19,6 @@ import platform
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from bench.common import (  # noqa: E402
     AUTH_TOKEN,
     MESSAGING_SERVICE_SID,
     DummyProvider,
+    own_schema,
     write_json,
 )
 from bot.config import Settings  # noqa: E402
@@ -169,16 +169,8 @@ def run_case(
     backend: str, workers: int, count: int, *, latency: float, concurrency: int | None
 ) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix="doorway-bench-"))
-    schema = None
-    if backend == "sqlite":
-        url = f"sqlite:///{data_dir / 'bench.sqlite3'}"
-    else:
-        schema = f"bench_{uuid.uuid4().hex[:10]}"
-        admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
-    try:
+    base = f"sqlite:///{data_dir / 'bench.sqlite3'}" if backend == "sqlite" else PG_URL
+    with own_schema(base) as url:
         services = services_for(url, data_dir)
         upgrade(services.engine)
         seed(services, count)
@@ -200,11 +192,6 @@ def run_case(
                 sa.select(sa.func.count()).select_from(Message).where(Message.status == "sent")
             )
         services.close()
-    finally:
-        if schema is not None:
-            with admin.connect() as connection:
-                connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
     return {
         "backend": backend,
         "workers": workers,

@@ -377,8 +377,6 @@ def main(argv: list[str] | None = None) -> int:
     print("empty database:")
     empty = load.asyncio_main(load_args("scale-empty.json"))
     load.print_summary(empty)
-    if args.database:
-        _reset(args.database)
 
     found: dict[str, Any] = {}
 
@@ -415,15 +413,6 @@ def main(argv: list[str] | None = None) -> int:
         },
     )
     return 0
-
-
-def _reset(url: str) -> None:
-    """Drop everything so the filled run starts from the same migrated, empty schema."""
-    engine = sa.create_engine(url)
-    with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            connection.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    engine.dispose()
 
 
 if __name__ == "__main__":
