@@ -221,11 +221,16 @@ def build_services(
                 train_elsewhere=True,
             )
         )
+    sessions = session_factory(engine)
+    if engine.dialect.name == "postgresql":
+        from bot.outbox.wakeups import announce_queued_jobs
+
+        announce_queued_jobs(sessions)  # wakes workers in other processes
     return Services(
         settings=settings,
         program=program,
         engine=engine,
-        sessions=session_factory(engine),
+        sessions=sessions,
         read_sessions=read_session_factory(engine),
         vault=vault,
         dialogues=load_checked(dialogues_folder or dialogues_dir()),

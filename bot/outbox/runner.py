@@ -11,6 +11,7 @@ from collections.abc import Collection
 from bot.outbox.claim import JobKind
 from bot.outbox.prune import prune_finished_jobs
 from bot.outbox.settings import OutboxSettings, load_outbox_settings
+from bot.outbox.wakeups import JobListener
 from bot.outbox.worker import Worker
 from bot.services import Services
 
@@ -78,9 +79,16 @@ class BackgroundWorker:
         self.worker.close()
 
     async def run(self) -> None:
-        """Rounds of timers, rounds of sends and hourly prunes until stopped."""
+        """Rounds of timers, rounds of sends and hourly prunes until stopped; on PostgreSQL
+        woken for jobs other processes queue (`bot.outbox.wakeups`)."""
         self._loop = asyncio.get_running_loop()
-        await asyncio.gather(*(self._rounds(kind) for kind in JOB_KINDS), self._prunes())
+        listener = JobListener(self.services.engine, self.wake)
+        if JobListener.wanted(self.services.engine):
+            listener.start()
+        try:
+            await asyncio.gather(*(self._rounds(kind) for kind in JOB_KINDS), self._prunes())
+        finally:
+            await asyncio.to_thread(listener.stop)
         log.info("outbox: worker stopped; %d claimed jobs handed back", self.worker.released)
 
     async def _rounds(self, kind: JobKind) -> None:

@@ -1,0 +1,114 @@
+"""Wake outbox workers in other processes when jobs are queued (PostgreSQL LISTEN/NOTIFY).
+
+A worker inside the process that queued a job is woken directly (`Services.wake_outbox`).
+One in another process (`doorway worker`, `serve --outbox-workers`, another machine) used
+to find the job only at its next poll: up to a second late for every Telegram reply, every
+coach's alert and every handoff's routing. Now a transaction that queued jobs sends a
+NOTIFY with their kinds, which PostgreSQL delivers when, and only if, it commits; each
+worker LISTENs on a connection of its own and starts a round at once. The poll stays, for a
+notification lost while a listener reconnects.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Collection
+from typing import Any
+
+from sqlalchemy import Engine, event, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.messaging import jobs_queued
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "doorway_outbox"
+#: How long a listener waits for a notification before it checks whether to stop.
+LISTEN_SECONDS = 0.5
+#: Pauses before a lost listener connection is made again, longest last and then kept.
+RECONNECT_PAUSES = (0.5, 1.0, 2.0, 5.0)
+
+Wake = Callable[[Collection[str]], None]
+
+
+def announce_queued_jobs(sessions: sessionmaker[Session]) -> None:
+    """Every transaction of these sessions that queued outbox jobs notifies the workers as it
+    commits (PostgreSQL; a no-op listener on SQLite, whose worker shares the process)."""
+    if getattr(sessions, "_doorway_announces_jobs", False):
+        return
+    sessions._doorway_announces_jobs = True  # type: ignore[attr-defined]
+
+    @event.listens_for(sessions, "before_commit")
+    def _notify(session: Session) -> None:
+        if session.in_nested_transaction():
+            return  # a savepoint released: the outer commit notifies
+        kinds = jobs_queued(session)
+        if not kinds or session.get_bind().dialect.name != "postgresql":
+            return
+        session.execute(select(func.pg_notify(CHANNEL, ",".join(sorted(kinds)))))
+
+
+class JobListener:
+    """A thread that LISTENs for queued jobs and calls `wake` with their kinds."""
+
+    def __init__(self, engine: Engine, wake: Wake) -> None:
+        self.engine = engine
+        self.wake = wake
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        #: Set once the first LISTEN is in place (tests wait for it).
+        self.listening = threading.Event()
+
+    @staticmethod
+    def wanted(engine: Engine) -> bool:
+        return engine.dialect.name == "postgresql"
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="doorway-outbox-listen", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=LISTEN_SECONDS * 4)
+            self._thread = None
+
+    def _run(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                self._listen()
+                failures = 0
+            except Exception as exc:
+                # Driver errors can quote connection details: log the type, never the text.
+                pause = RECONNECT_PAUSES[min(failures, len(RECONNECT_PAUSES) - 1)]
+                failures += 1
+                log.warning(
+                    "outbox: job notifications lost (%s); listening again in %.1f s",
+                    type(exc).__name__,
+                    pause,
+                )
+                self._stop.wait(pause)
+
+    def _listen(self) -> None:
+        """One connection's life: LISTEN, then pass each notification on until stopped."""
+        pooled = self.engine.raw_connection()
+        connection: Any = pooled.driver_connection
+        pooled.detach()  # its own for as long as it listens, closed here, never pooled
+        try:
+            connection.autocommit = True
+            connection.execute(f"LISTEN {CHANNEL}")
+            self.listening.set()
+            # Jobs queued while this connection was being made would not be announced to it.
+            self.wake(("send", "timer"))
+            while not self._stop.is_set():
+                kinds: set[str] = set()
+                for notification in connection.notifies(timeout=LISTEN_SECONDS):
+                    kinds.update(notification.payload.split(","))
+                    break  # wake now; later ones are read at the next turn
+                if kinds:
+                    self.wake(kinds)
+        finally:
+            pooled.close()

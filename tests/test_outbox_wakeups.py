@@ -1,0 +1,111 @@
+"""On PostgreSQL an outbox worker in another process (`doorway worker`, a forked outbox
+process) is woken by the commit that queued a job, not at its next poll: a reply through
+the outbox goes out at once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from bot.conversations import receive
+from bot.nlu.base import Interpreter
+from bot.outbox import BackgroundWorker, load_outbox_settings
+from bot.outbox.wakeups import CHANNEL
+from bot.services import Services
+from connectors.base import InboundMessage
+from tests.conftest import FakeClock, migrated_services
+from tests.fakes.twilio_api import FakeTwilio, running_fake
+from tests.fakes.twilio_app import PERSON, attach
+from tests.test_connection_lost import libpq_url
+
+#: Far longer than any wait below: only a notification can make the worker this quick.
+POLL_SECONDS = 60.0
+PROMPTLY = 5.0
+
+
+@pytest.fixture
+def other_process(
+    pg_schema_url: str, tmp_path: Path, interpreter: Interpreter, clock: FakeClock
+) -> Iterator[Services]:
+    """Services of their own on the same database, as another server process has: nothing
+    this process's worker registers with its own services reaches them."""
+    yield from migrated_services(pg_schema_url, tmp_path / "other", interpreter, clock)
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = PROMPTLY) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def listeners(admin: psycopg.Connection) -> list[int]:
+    rows = admin.execute(
+        "SELECT pid FROM pg_stat_activity WHERE query = %s AND datname = current_database()",
+        (f"LISTEN {CHANNEL}",),
+    ).fetchall()
+    return [int(row[0]) for row in rows]
+
+
+def hello(services: Services, sid: str) -> InboundMessage:
+    return InboundMessage("sms", PERSON, "hi", sid, services.clock())
+
+
+def with_listening_worker(
+    services: Services, url: str, scenario: Callable[[FakeTwilio, psycopg.Connection], None]
+) -> None:
+    """Run `scenario` (given the fake Twilio and an admin connection) once a worker on
+    `services`, sending through the fake, listens for jobs."""
+    settings = load_outbox_settings(rate_per_second=0, poll_seconds=POLL_SECONDS)
+
+    async def run(fake: FakeTwilio, admin: psycopg.Connection) -> None:
+        worker = BackgroundWorker(services, settings)
+        await worker.start()
+        try:
+            assert await asyncio.to_thread(wait_for, lambda: bool(listeners(admin))), (
+                "the worker never listened"
+            )
+            await asyncio.to_thread(scenario, fake, admin)
+        finally:
+            await worker.stop()
+
+    with running_fake() as fake, psycopg.connect(libpq_url(url), autocommit=True) as admin:
+        attach(services, fake, "http://127.0.0.1:9")
+        asyncio.run(run(fake, admin))
+
+
+def test_a_reply_queued_by_another_process_goes_out_at_once(
+    postgres_services: Services, other_process: Services, pg_schema_url: str
+) -> None:
+    def scenario(fake: FakeTwilio, _admin: psycopg.Connection) -> None:
+        # The other process's receive() queues the replies for the outbox.
+        receive(other_process, hello(other_process, "SM" + "1" * 32), reply_inline=False)
+        assert wait_for(lambda: len(fake.delivered) == 2), delivered(fake)
+
+    with_listening_worker(postgres_services, pg_schema_url, scenario)
+
+
+def test_the_worker_listens_again_after_its_connection_is_cut(
+    postgres_services: Services, other_process: Services, pg_schema_url: str
+) -> None:
+    def scenario(fake: FakeTwilio, admin: psycopg.Connection) -> None:
+        (cut,) = listeners(admin)
+        admin.execute("SELECT pg_terminate_backend(%s)", (cut,))
+        assert wait_for(lambda: bool(listeners(admin)) and cut not in listeners(admin))
+        receive(other_process, hello(other_process, "SM" + "2" * 32), reply_inline=False)
+        assert wait_for(lambda: len(fake.delivered) == 2), delivered(fake)
+
+    with_listening_worker(postgres_services, pg_schema_url, scenario)
+
+
+def delivered(fake: FakeTwilio) -> str:
+    return (
+        f"{len(fake.delivered)} texts delivered within {PROMPTLY} s (the poll is {POLL_SECONDS} s)"
+    )
