@@ -112,13 +112,15 @@ def _serve_preforked(
     services: Services, host: str, port: int, *, servers: int, outbox_workers: int
 ) -> int:
     """Server and outbox processes forked from this one once it has loaded everything, so
-    they share its memory (bot/web/prefork.py)."""
+    they share its memory (bot/web/prefork.py); one server forks its outbox workers itself
+    (bot/web/outbox_children.py)."""
     import uvicorn
 
     from bot.outbox import load_outbox_settings
     from bot.outbox.cli import send_until_stopped
     from bot.web.app import create_app
     from bot.web.factory import GRACE_SECONDS
+    from bot.web.outbox_children import OutboxChildren
     from bot.web.prefork import Role, Supervisor
 
     connectors = _channels(services)
@@ -149,9 +151,21 @@ def _serve_preforked(
         else "Outbox worker: off here (run `doorway worker`)",
         f"Doorway is running: http://{host}:{port}/ with {_processes(servers)} serving",
     )
-    roles = [Role("server", serve)] * servers + [Role("outbox worker", send)] * outbox_workers
     # Each child has the grace period for itself; the parent allows for the outbox's send.
-    return Supervisor(roles, GRACE_SECONDS + outbox.send_timeout_seconds).run()
+    grace = GRACE_SECONDS + outbox.send_timeout_seconds
+    if servers == 1:
+        # The server is the outbox workers' parent: a page both write exists twice, not three
+        # times as under a supervisor (bot/web/outbox_children.py).
+        outbox_children = OutboxChildren(send, outbox_workers, grace)
+        outbox_children.start()
+        try:
+            outbox_children.outlive_server_signals()
+            serve()
+        finally:
+            clean = outbox_children.stop()
+        return 0 if clean else 1
+    roles = [Role("server", serve)] * servers + [Role("outbox worker", send)] * outbox_workers
+    return Supervisor(roles, grace).run()
 
 
 def _processes(count: int) -> str:

@@ -1,5 +1,6 @@
-"""`doorway serve --workers 2 --outbox-workers 1` on PostgreSQL, as an operator runs it: server
-processes and an outbox process forked from one parent, SMS through the Twilio fake."""
+"""`doorway serve --workers N --outbox-workers 1` on PostgreSQL, as an operator runs it: server
+processes and an outbox process forked from one parent (with one server, the server is the
+parent), SMS through the Twilio fake."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -49,7 +52,9 @@ def database(pg_schema_url: str, tmp_path: Path, interpreter: Interpreter) -> It
     services.close()
 
 
-def start_server(url: str, tmp_path: Path, fake: FakeTwilio, port: int) -> subprocess.Popen[str]:
+def start_server(
+    url: str, tmp_path: Path, fake: FakeTwilio, port: int, *, servers: int = 2
+) -> subprocess.Popen[str]:
     env = {
         k: v
         for k, v in os.environ.items()
@@ -69,7 +74,7 @@ def start_server(url: str, tmp_path: Path, fake: FakeTwilio, port: int) -> subpr
         TWILIO_MESSAGING_SERVICE_SID=MESSAGING_SERVICE_SID,
         TWILIO_API_BASE=fake.base_url,
     )
-    command = ["serve", "--port", str(port), "--workers", "2", "--outbox-workers", "1"]
+    command = ["serve", "--port", str(port), "--workers", str(servers), "--outbox-workers", "1"]
     return subprocess.Popen(
         [sys.executable, "-m", "bot", *command],
         env=env,
@@ -88,53 +93,71 @@ def text_in(base: str, body: str, sid: str, sender: str) -> httpx.Response:
     )
 
 
-def test_servers_and_an_outbox_process_forked_from_one_parent(
-    database: Services, tmp_path: Path
-) -> None:
-    queued = queue_texts(database, PEOPLE)  # waiting before the processes start
-    port = free_port()
+@contextmanager
+def serving(database: Services, tmp_path: Path, port: int, *, servers: int) -> Iterator[Served]:
+    """The command running against the Twilio fake and healthy; killed if a test fails."""
     base = f"http://127.0.0.1:{port}"
     with running_fake() as fake:
-        server = start_server(database.settings.resolved_database_url, tmp_path, fake, port)
+        url = database.settings.resolved_database_url
+        server = start_server(url, tmp_path, fake, port, servers=servers)
         try:
             wait_for(lambda: _healthy(base) or server.poll() is not None, 120, "/healthz")
             assert server.poll() is None, server.communicate()[0]
-            processes = children(server.pid)
-            assert len(processes) == 3  # two servers and an outbox process
-            assert len(list((tmp_path / "tmp").glob("doorway-metrics-*"))) == 1
-
-            # The outbox process sends what was queued; the servers answer texts inline.
-            wait_for(lambda: len(fake.delivered) >= len(queued), 30, "the queued texts")
-            assert sorted(r.form["To"] for r in fake.delivered) == sorted(PEOPLE)
-            replies = [text_in(base, "hi", f"SM{n:032x}", PEOPLE[n]) for n in range(3)]
-            assert [r.status_code for r in replies] == [200] * 3
-            assert all("<Message>" in r.text for r in replies)
-
-            # Any server's scrape counts the outbox process's sends too (one metrics folder).
-            scrape = httpx.get(f"{base}/metrics").text
-            sent = re.search(
-                r'doorway_outbound_messages_total\{channel="sms",status="sent"\} (\S+)', scrape
-            )
-            assert sent is not None and float(sent.group(1)) == len(queued), scrape[-2000:]
-
-            # A process that dies is replaced; the others go on.
-            os.kill(processes[0], signal.SIGKILL)
-            wait_for(
-                lambda: len(children(server.pid)) == 3 and processes[0] not in children(server.pid),
-                30,
-                "a replacement process",
-            )
-            again = text_in(base, "hi", f"SM{9:032x}", "+12125550149")
-            assert again.status_code == 200 and "<Message>" in again.text
-
-            last = children(server.pid)
-            server.send_signal(signal.SIGTERM)
-            output = server.communicate(timeout=60)[0]
+            yield Served(server, fake, base)
         finally:
             if server.poll() is None:
                 server.kill()
                 server.wait()
-    assert server.returncode == 0, output
+
+
+@dataclass
+class Served:
+    process: subprocess.Popen[str]
+    fake: FakeTwilio
+    base: str
+
+    def stop(self) -> tuple[str, list[int]]:
+        """SIGTERM, as a deploy sends it: the output, and the children it had."""
+        last = children(self.process.pid)
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.communicate(timeout=60)[0], last
+
+
+def test_servers_and_an_outbox_process_forked_from_one_parent(
+    database: Services, tmp_path: Path
+) -> None:
+    queued = queue_texts(database, PEOPLE)  # waiting before the processes start
+    with serving(database, tmp_path, free_port(), servers=2) as served:
+        fake, base, pid = served.fake, served.base, served.process.pid
+        processes = children(pid)
+        assert len(processes) == 3  # two servers and an outbox process
+        assert len(list((tmp_path / "tmp").glob("doorway-metrics-*"))) == 1
+
+        # The outbox process sends what was queued; the servers answer texts inline.
+        wait_for(lambda: len(fake.delivered) >= len(queued), 30, "the queued texts")
+        assert sorted(r.form["To"] for r in fake.delivered) == sorted(PEOPLE)
+        replies = [text_in(base, "hi", f"SM{n:032x}", PEOPLE[n]) for n in range(3)]
+        assert [r.status_code for r in replies] == [200] * 3
+        assert all("<Message>" in r.text for r in replies)
+
+        # Any server's scrape counts the outbox process's sends too (one metrics folder).
+        scrape = httpx.get(f"{base}/metrics").text
+        sent = re.search(
+            r'doorway_outbound_messages_total\{channel="sms",status="sent"\} (\S+)', scrape
+        )
+        assert sent is not None and float(sent.group(1)) == len(queued), scrape[-2000:]
+
+        # A process that dies is replaced; the others go on.
+        os.kill(processes[0], signal.SIGKILL)
+        wait_for(
+            lambda: len(children(pid)) == 3 and processes[0] not in children(pid),
+            30,
+            "a replacement process",
+        )
+        again = text_in(base, "hi", f"SM{9:032x}", "+12125550149")
+        assert again.status_code == 200 and "<Message>" in again.text
+        output, last = served.stop()
+    assert served.process.returncode == 0, output
     assert "with 2 processes serving" in output
     assert "Outbox worker: 1 process of its own" in output
     assert not any(alive(pid) for pid in last)
@@ -146,3 +169,34 @@ def _healthy(base: str) -> bool:
         return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
     except httpx.TransportError:
         return False
+
+
+def command_line(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
+
+
+def test_one_server_is_its_outbox_workers_parent_and_replaces_one_that_ends(
+    database: Services, tmp_path: Path
+) -> None:
+    queued = queue_texts(database, PEOPLE[:2])
+    with serving(database, tmp_path, free_port(), servers=1) as served:
+        fake, pid = served.fake, served.process.pid
+        (forked,) = children(pid)  # the outbox worker; the server is this process
+        wait_for(lambda: len(fake.delivered) >= len(queued), 30, "the queued texts")
+        reply = text_in(served.base, "hi", f"SM{1:032x}", PEOPLE[2])
+        assert reply.status_code == 200 and "<Message>" in reply.text
+
+        # An outbox worker that dies is replaced by a `doorway worker` started afresh.
+        os.kill(forked, signal.SIGKILL)
+        wait_for(
+            lambda: any("bot worker" in command_line(p) for p in children(pid)),
+            30,
+            "a replacement outbox worker",
+        )
+        later = queue_texts(database, ["+12125550144"])
+        wait_for(lambda: len(fake.delivered) >= len(queued) + len(later), 60, "a later text")
+        output, last = served.stop()
+    assert served.process.returncode == 0, output
+    assert "with 1 process serving" in output
+    assert "outbox worker process" in output and "starting `doorway worker`" in output
+    assert not any(alive(pid) for pid in last)

@@ -6,11 +6,12 @@ outbox worker. Forked from a parent that has loaded them, the children share tho
 (copy-on-write) and each adds only the memory it writes to. Start-up objects are frozen out
 of the cyclic collector first, so a collection in a child does not write to every one of them.
 
-The parent only supervises; the listening socket is bound before the fork and every server
-child accepts on it. A child that dies is replaced (after a growing pause while it keeps
-dying at start); SIGTERM or SIGINT is passed on to every child, which finishes what it has
-in hand (uvicorn's graceful shutdown, the outbox's job in hand), and one that has not
-stopped by the grace period is killed.
+With two or more servers the parent only supervises (with one, the server is the outbox
+workers' parent: bot/web/outbox_children.py). The listening socket is bound before the
+fork and every server child accepts on it. A child that dies is replaced (after a growing
+pause while it keeps dying at start); SIGTERM or SIGINT is passed on to every child, which
+finishes what it has in hand (uvicorn's graceful shutdown, the outbox's job in hand), and
+one that has not stopped by the grace period is killed.
 """
 
 from __future__ import annotations
@@ -96,20 +97,7 @@ class Supervisor:
         return 1 if self.failed else 0
 
     def _fork(self, role: Role) -> None:
-        parent = os.getpid()
-        pid = os.fork()
-        if pid == 0:  # the child: never returns into the parent's loop
-            status = 1
-            try:
-                for signum in WATCHED:
-                    signal.signal(signum, signal.SIG_DFL)
-                signal.pthread_sigmask(signal.SIG_UNBLOCK, WATCHED)
-                _end_with(parent)
-                status = role.run()
-            except BaseException:  # whatever it was, the child ends here
-                traceback.print_exc()
-            finally:
-                os._exit(status)
+        pid = fork_child(role.run, unblock=WATCHED)
         self.children[pid] = _Child(role, time.monotonic())
 
     def _reap(self) -> None:
@@ -143,12 +131,8 @@ class Supervisor:
             self.restarts.append((now + pause, child.role))
 
     def _pause_after(self, name: str, lived: float) -> float:
-        """No pause after a long life; after the n-th short one in a row, 2^(n-1) s (capped)."""
-        if lived >= SHORT_LIFE_SECONDS:
-            self.short_lives[name] = 0
-            return 0.0
-        self.short_lives[name] = deaths = self.short_lives.get(name, 0) + 1
-        return min(RESTART_PAUSE_SECONDS * 2.0 ** (deaths - 1), LONGEST_RESTART_PAUSE_SECONDS)
+        self.short_lives[name], pause = restart_pause(self.short_lives.get(name, 0), lived)
+        return pause
 
     def _restart_due(self) -> None:
         now = time.monotonic()
@@ -177,6 +161,38 @@ class Supervisor:
             for pid in self.children:
                 _signal(pid, signal.SIGKILL)
             self.failed = True
+
+
+def restart_pause(short_lives: int, lived: float) -> tuple[int, float]:
+    """After a child lived `lived` seconds, with `short_lives` short lives in a row before it:
+    the new count, and the pause before its replacement (none after a long life; after the
+    n-th short one in a row, 2^(n-1) s, capped)."""
+    if lived >= SHORT_LIFE_SECONDS:
+        return 0, 0.0
+    deaths = short_lives + 1
+    return deaths, min(RESTART_PAUSE_SECONDS * 2.0 ** (deaths - 1), LONGEST_RESTART_PAUSE_SECONDS)
+
+
+def fork_child(run: Callable[[], int], *, unblock: frozenset[signal.Signals] = frozenset()) -> int:
+    """Fork a child that runs `run` and exits with its status (never returning into the
+    parent's code), ends with its parent, and has default handlers for `unblock`, unblocked
+    (signals the parent waits for itself). Returns the child's pid."""
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:
+        status = 1
+        try:
+            for signum in unblock:
+                signal.signal(signum, signal.SIG_DFL)
+            if unblock:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, unblock)
+            _end_with(parent)
+            status = run()
+        except BaseException:  # whatever it was, the child ends here
+            traceback.print_exc()
+        finally:
+            os._exit(status)
+    return pid
 
 
 def _end_with(parent: int) -> None:
