@@ -58,21 +58,32 @@ def hello(services: Services, sid: str) -> InboundMessage:
     return InboundMessage("sms", PERSON, "hi", sid, services.clock())
 
 
+#: The test's own worker's listening connections (other tests' may share the database).
+Ours = Callable[[], set[int]]
+
+
 def with_listening_worker(
-    services: Services, url: str, scenario: Callable[[FakeTwilio, psycopg.Connection], None]
+    services: Services,
+    url: str,
+    scenario: Callable[[FakeTwilio, psycopg.Connection, Ours], None],
 ) -> None:
-    """Run `scenario` (given the fake Twilio and an admin connection) once a worker on
-    `services`, sending through the fake, listens for jobs."""
+    """Run `scenario` (given the fake Twilio, an admin connection and the worker's listening
+    backends) once a worker on `services`, sending through the fake, listens for jobs."""
     settings = load_outbox_settings(rate_per_second=0, poll_seconds=POLL_SECONDS)
 
     async def run(fake: FakeTwilio, admin: psycopg.Connection) -> None:
+        others = set(listeners(admin))
         worker = BackgroundWorker(services, settings)
         await worker.start()
+
+        def ours() -> set[int]:
+            return set(listeners(admin)) - others
+
         try:
-            assert await asyncio.to_thread(wait_for, lambda: bool(listeners(admin))), (
+            assert await asyncio.to_thread(wait_for, lambda: bool(ours())), (
                 "the worker never listened"
             )
-            await asyncio.to_thread(scenario, fake, admin)
+            await asyncio.to_thread(scenario, fake, admin, ours)
         finally:
             await worker.stop()
 
@@ -84,7 +95,7 @@ def with_listening_worker(
 def test_a_reply_queued_by_another_process_goes_out_at_once(
     postgres_services: Services, other_process: Services, pg_schema_url: str
 ) -> None:
-    def scenario(fake: FakeTwilio, _admin: psycopg.Connection) -> None:
+    def scenario(fake: FakeTwilio, _admin: psycopg.Connection, _ours: Ours) -> None:
         # The other process's receive() queues the replies for the outbox.
         receive(other_process, hello(other_process, "SM" + "1" * 32), reply_inline=False)
         assert wait_for(lambda: len(fake.delivered) == 2), delivered(fake)
@@ -95,10 +106,10 @@ def test_a_reply_queued_by_another_process_goes_out_at_once(
 def test_the_worker_listens_again_after_its_connection_is_cut(
     postgres_services: Services, other_process: Services, pg_schema_url: str
 ) -> None:
-    def scenario(fake: FakeTwilio, admin: psycopg.Connection) -> None:
-        (cut,) = listeners(admin)
+    def scenario(fake: FakeTwilio, admin: psycopg.Connection, ours: Ours) -> None:
+        (cut,) = ours()
         admin.execute("SELECT pg_terminate_backend(%s)", (cut,))
-        assert wait_for(lambda: bool(listeners(admin)) and cut not in listeners(admin))
+        assert wait_for(lambda: bool(ours()) and cut not in ours())
         receive(other_process, hello(other_process, "SM" + "2" * 32), reply_inline=False)
         assert wait_for(lambda: len(fake.delivered) == 2), delivered(fake)
 

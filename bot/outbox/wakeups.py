@@ -11,9 +11,12 @@ notification lost while a listener reconnects.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import threading
 from collections.abc import Callable, Collection
+from select import select as wait_until_readable
 from typing import Any
 
 from sqlalchemy import Engine, event, func, select
@@ -24,8 +27,8 @@ from bot.messaging import jobs_queued
 log = logging.getLogger(__name__)
 
 CHANNEL = "doorway_outbox"
-#: How long a listener waits for a notification before it checks whether to stop.
-LISTEN_SECONDS = 0.5
+#: How long a listener waits for a notification before it looks at its connection anyway.
+LISTEN_SECONDS = 5.0
 #: Pauses before a lost listener connection is made again, longest last and then kept.
 RECONNECT_PAUSES = (0.5, 1.0, 2.0, 5.0)
 
@@ -57,8 +60,8 @@ class JobListener:
         self.wake = wake
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        #: Set once the first LISTEN is in place (tests wait for it).
-        self.listening = threading.Event()
+        #: Written to by `stop`, so a listener waiting on the database returns at once.
+        self._stop_read, self._stop_write = os.pipe()
 
     @staticmethod
     def wanted(engine: Engine) -> bool:
@@ -71,9 +74,13 @@ class JobListener:
 
     def stop(self) -> None:
         self._stop.set()
+        os.write(self._stop_write, b"x")
         if self._thread is not None:
-            self._thread.join(timeout=LISTEN_SECONDS * 4)
+            self._thread.join(timeout=5)
             self._thread = None
+        for end in (self._stop_read, self._stop_write):
+            with contextlib.suppress(OSError):
+                os.close(end)
 
     def _run(self) -> None:
         failures = 0
@@ -100,14 +107,17 @@ class JobListener:
         try:
             connection.autocommit = True
             connection.execute(f"LISTEN {CHANNEL}")
-            self.listening.set()
             # Jobs queued while this connection was being made would not be announced to it.
             self.wake(("send", "timer"))
+            watched = [connection.fileno(), self._stop_read]
             while not self._stop.is_set():
+                readable, _, _ = wait_until_readable(watched, [], [], LISTEN_SECONDS)
+                if self._stop_read in readable:
+                    return
                 kinds: set[str] = set()
-                for notification in connection.notifies(timeout=LISTEN_SECONDS):
+                # Reads what arrived (and finds a closed connection, which raises).
+                for notification in connection.notifies(timeout=0):
                     kinds.update(notification.payload.split(","))
-                    break  # wake now; later ones are read at the next turn
                 if kinds:
                     self.wake(kinds)
         finally:
