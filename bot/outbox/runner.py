@@ -82,13 +82,15 @@ class BackgroundWorker:
         """Rounds of timers, rounds of sends and hourly prunes until stopped; on PostgreSQL
         woken for jobs other processes queue (`bot.outbox.wakeups`)."""
         self._loop = asyncio.get_running_loop()
-        listener = JobListener(self.services.engine, self.wake)
+        listener = None
         if JobListener.wanted(self.services.engine):
+            listener = JobListener(self.services.engine, self.wake)
             listener.start()
         try:
             await asyncio.gather(*(self._rounds(kind) for kind in JOB_KINDS), self._prunes())
         finally:
-            await asyncio.to_thread(listener.stop)
+            if listener is not None:
+                await asyncio.to_thread(listener.stop)
         log.info("outbox: worker stopped; %d claimed jobs handed back", self.worker.released)
 
     async def _rounds(self, kind: JobKind) -> None:

@@ -2,8 +2,8 @@
 
 With a supervising parent (bot/web/prefork.py), every page the server and the outbox worker
 both write to exists three times: the parent's original and each child's copy. With the
-server as the parent, it exists twice. Measured on PostgreSQL under load (closed loop,
-c=32): 221.3 MB PSS for the supervised pair, 198.8 MB with the server as the parent.
+server as the parent, it exists twice. Measured on PostgreSQL under load (`bench.memory
+--database`): 218.0 MB PSS for the supervised pair, 193.2 MB with the server as the parent.
 
 The children are forked before the server starts any thread. One that ends while the server
 runs is replaced by a `doorway worker` started afresh (a process with threads must not fork
@@ -45,7 +45,6 @@ class OutboxChildren:
         self.children: dict[int, float] = {}
         self.short_lives = 0
         self._stopping = threading.Event()
-        self._lock = threading.Lock()
         self._watcher: threading.Thread | None = None
 
     def start(self) -> None:
@@ -68,9 +67,8 @@ class OutboxChildren:
         """SIGTERM every child and wait for them; False if one had to be killed."""
         self._stopping.set()
         if self._watcher is not None:
-            self._watcher.join()
-        with self._lock:
-            pids = list(self.children)
+            self._watcher.join()  # from here on, only this thread touches `children`
+        pids = list(self.children)
         for pid in pids:
             _signal(pid, signal.SIGTERM)
         deadline = time.monotonic() + self.grace_seconds
@@ -87,11 +85,9 @@ class OutboxChildren:
 
     def _watch(self) -> None:
         while not self._stopping.wait(WATCH_SECONDS):
-            with self._lock:
-                ended = [(pid, started) for pid, started in self.children.items() if _ended(pid)]
-                for pid, _started in ended:
-                    del self.children[pid]
+            ended = [(pid, started) for pid, started in self.children.items() if _ended(pid)]
             for pid, started in ended:
+                del self.children[pid]
                 self._replace(pid, time.monotonic() - started)
 
     def _replace(self, pid: int, lived: float) -> None:
@@ -104,9 +100,8 @@ class OutboxChildren:
         )
         if self._stopping.wait(pause):
             return
-        with self._lock:
-            spawned = os.posix_spawn(REPLACEMENT[0], REPLACEMENT, os.environ)
-            self.children[spawned] = time.monotonic()
+        spawned = os.posix_spawn(REPLACEMENT[0], REPLACEMENT, os.environ)
+        self.children[spawned] = time.monotonic()
 
 
 def _after_uvicorn(signum: int, _frame: object) -> None:
