@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from bot.web.prefork import fork_child, restart_pause
+from bot.web.prefork import fork_child, refuse_if_threads, restart_pause
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,8 @@ class OutboxChildren:
         self._watcher: threading.Thread | None = None
 
     def start(self) -> None:
-        """Fork the children (call it before any thread starts), then watch them."""
+        """Fork the children (before any thread starts), then watch them."""
+        refuse_if_threads()
         for _ in range(self.count):
             self.children[fork_child(self.send)] = time.monotonic()
         self._watcher = threading.Thread(target=self._watch, name="doorway-outbox-children")

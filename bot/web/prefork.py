@@ -77,10 +77,7 @@ class Supervisor:
 
     def run(self) -> int:
         """Fork every child, then wait for signals; 0 once all stopped after SIGTERM/SIGINT."""
-        if threading.active_count() > 1:
-            others = [t for t in threading.enumerate() if t is not threading.main_thread()]
-            names = ", ".join(t.name for t in others)
-            raise ForkedBeforeThreadsError(f"threads running before the fork: {names}")
+        refuse_if_threads()
         signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
         try:
             for role in self.roles:
@@ -161,6 +158,15 @@ class Supervisor:
             for pid in self.children:
                 _signal(pid, signal.SIGKILL)
             self.failed = True
+
+
+def refuse_if_threads() -> None:
+    """Raise before forking from a process with other threads: a child would inherit the
+    locks they hold, held for ever."""
+    if threading.active_count() > 1:
+        others = [t for t in threading.enumerate() if t is not threading.main_thread()]
+        names = ", ".join(t.name for t in others)
+        raise ForkedBeforeThreadsError(f"threads running before the fork: {names}")
 
 
 def restart_pause(short_lives: int, lived: float) -> tuple[int, float]:
