@@ -42,7 +42,8 @@ _NOTIFY = select(func.pg_notify(literal(CHANNEL), bindparam("kinds", type_=Strin
 
 def announce_queued_jobs(sessions: sessionmaker[Session]) -> None:
     """Every transaction of these sessions that queued outbox jobs notifies the workers as it
-    commits (PostgreSQL; a no-op listener on SQLite, whose worker shares the process)."""
+    commits. PostgreSQL only: `build_services` registers it there (SQLite's worker shares
+    the process and is woken directly)."""
     if getattr(sessions, "_doorway_announces_jobs", False):
         return
     sessions._doorway_announces_jobs = True  # type: ignore[attr-defined]
@@ -52,7 +53,7 @@ def announce_queued_jobs(sessions: sessionmaker[Session]) -> None:
         if session.in_nested_transaction():
             return  # a savepoint released: the outer commit notifies
         kinds = jobs_queued(session)
-        if not kinds or session.get_bind().dialect.name != "postgresql":
+        if not kinds:
             return
         fetch_one(session, _NOTIFY, {"kinds": ",".join(sorted(kinds))})
 

@@ -15,7 +15,6 @@ is killed.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import signal
@@ -24,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from bot.web.prefork import fork_child, refuse_if_threads, restart_pause
+from bot.web.prefork import fork_child, refuse_if_threads, restart_pause, signal_child
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +70,13 @@ class OutboxChildren:
             self._watcher.join()  # from here on, only this thread touches `children`
         pids = list(self.children)
         for pid in pids:
-            _signal(pid, signal.SIGTERM)
+            signal_child(pid, signal.SIGTERM)
         deadline = time.monotonic() + self.grace_seconds
         clean = True
         for pid in pids:
             while not _ended(pid):
                 if time.monotonic() > deadline:
-                    _signal(pid, signal.SIGKILL)
+                    signal_child(pid, signal.SIGKILL)
                     os.waitpid(pid, 0)
                     clean = False
                     break
@@ -117,8 +116,3 @@ def _ended(pid: int) -> bool:
     except ChildProcessError:
         return True
     return done == pid
-
-
-def _signal(pid: int, signum: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signum)

@@ -149,14 +149,14 @@ class Supervisor:
             self.stopping_since = time.monotonic()
         self.restarts.clear()  # a replacement not yet started is not started now
         for pid in self.children:
-            _signal(pid, signal.SIGTERM)
+            signal_child(pid, signal.SIGTERM)
 
     def _kill_stragglers(self) -> None:
         if self.stopping_since is None:
             return
         if time.monotonic() - self.stopping_since > self.grace_seconds:
             for pid in self.children:
-                _signal(pid, signal.SIGKILL)
+                signal_child(pid, signal.SIGKILL)
             self.failed = True
 
 
@@ -211,6 +211,7 @@ def _end_with(parent: int) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-def _signal(pid: int, signum: signal.Signals) -> None:
+def signal_child(pid: int, signum: signal.Signals) -> None:
+    """Send a child a signal; one that ended meanwhile is let be."""
     with contextlib.suppress(ProcessLookupError):  # it ended between the wait and now
         os.kill(pid, signum)
