@@ -175,6 +175,18 @@ def command_line(pid: int) -> str:
     return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
 
 
+def replace_outbox_worker(server: int, forked: int) -> int:
+    """Kill the server's forked outbox worker; the pid of the `doorway worker` it starts."""
+    os.kill(forked, signal.SIGKILL)
+    wait_for(
+        lambda: any("bot worker" in command_line(p) for p in children(server)),
+        30,
+        "a replacement outbox worker",
+    )
+    (replacement,) = children(server)
+    return replacement
+
+
 def test_one_server_is_its_outbox_workers_parent_and_replaces_one_that_ends(
     database: Services, tmp_path: Path
 ) -> None:
@@ -187,12 +199,7 @@ def test_one_server_is_its_outbox_workers_parent_and_replaces_one_that_ends(
         assert reply.status_code == 200 and "<Message>" in reply.text
 
         # An outbox worker that dies is replaced by a `doorway worker` started afresh.
-        os.kill(forked, signal.SIGKILL)
-        wait_for(
-            lambda: any("bot worker" in command_line(p) for p in children(pid)),
-            30,
-            "a replacement outbox worker",
-        )
+        replace_outbox_worker(pid, forked)
         later = queue_texts(database, ["+12125550144"])
         wait_for(lambda: len(fake.delivered) >= len(queued) + len(later), 60, "a later text")
         output, last = served.stop()
@@ -200,3 +207,17 @@ def test_one_server_is_its_outbox_workers_parent_and_replaces_one_that_ends(
     assert "with 1 process serving" in output
     assert "outbox worker process" in output and "starting `doorway worker`" in output
     assert not any(alive(pid) for pid in last)
+
+
+def test_a_replacement_outbox_worker_ends_with_its_server(
+    database: Services, tmp_path: Path
+) -> None:
+    """Killed outright (the OOM killer, SIGKILL), the server cannot stop its outbox worker:
+    the kernel does, for the replacement started afresh as for the forked one."""
+    with serving(database, tmp_path, free_port(), servers=1) as served:
+        (forked,) = children(served.process.pid)
+        replacement = replace_outbox_worker(served.process.pid, forked)
+        served.process.kill()
+        served.process.wait()
+        wait_for(lambda: not alive(replacement), 30, "the replacement to end with its server")
+        served.process.communicate(timeout=30)  # its output, which the replacement shared

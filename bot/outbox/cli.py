@@ -17,6 +17,7 @@ from bot.outbox.settings import OutboxSettings, load_outbox_settings
 from bot.outbox.status import outbox_status
 from bot.outbox.worker import Worker, load_timers
 from bot.services import Services
+from bot.web.prefork import end_with_parent_if_asked
 
 T = TypeVar("T")
 
@@ -32,6 +33,7 @@ def _services_with_channels() -> Services:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    end_with_parent_if_asked()  # a forked outbox worker's replacement: not past its server
     limit_malloc_arenas()  # before any thread
     settings = load_outbox_settings()
     services = _services_with_channels()

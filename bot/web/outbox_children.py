@@ -8,7 +8,8 @@ server as the parent, it exists twice. Measured on PostgreSQL under load (`bench
 The children are forked before the server starts any thread. One that ends while the server
 runs is replaced by a `doorway worker` started afresh (a process with threads must not fork
 again; the replacement loads what it needs itself, costing more memory, until the next
-restart), after the same growing pause the supervisor keeps. When the server stops, the
+restart), after the same growing pause the supervisor keeps; it ends with the server as a
+forked child does (`prefork.end_with_parent_if_asked`). When the server stops, the
 children get SIGTERM, finish the send in hand, and any still running after the grace period
 is killed.
 """
@@ -23,7 +24,13 @@ import threading
 import time
 from collections.abc import Callable
 
-from bot.web.prefork import fork_child, refuse_if_threads, restart_pause, signal_child
+from bot.web.prefork import (
+    END_WITH_PARENT_ENV,
+    fork_child,
+    refuse_if_threads,
+    restart_pause,
+    signal_child,
+)
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +107,8 @@ class OutboxChildren:
         )
         if self._stopping.wait(pause):
             return
-        spawned = os.posix_spawn(REPLACEMENT[0], REPLACEMENT, os.environ)
+        environment = {**os.environ, END_WITH_PARENT_ENV: str(os.getpid())}
+        spawned = os.posix_spawn(REPLACEMENT[0], REPLACEMENT, environment)
         self.children[spawned] = time.monotonic()
 
 

@@ -41,6 +41,9 @@ RESTART_PAUSE_SECONDS = 1.0
 LONGEST_RESTART_PAUSE_SECONDS = 30.0
 #: prctl(2)'s option: the signal a process gets when its parent ends.
 PR_SET_PDEATHSIG = 1
+#: Set for a process started afresh (not forked) that must end with its parent: the pid of
+#: that parent (bot/web/outbox_children.py's replacements).
+END_WITH_PARENT_ENV = "DOORWAY_END_WITH_PARENT"
 
 
 @dataclass(frozen=True)
@@ -192,7 +195,7 @@ def fork_child(run: Callable[[], int], *, unblock: frozenset[signal.Signals] = f
                 signal.signal(signum, signal.SIG_DFL)
             if unblock:
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, unblock)
-            _end_with(parent)
+            end_with(parent)
             status = run()
         except BaseException:  # whatever it was, the child ends here
             traceback.print_exc()
@@ -201,7 +204,7 @@ def fork_child(run: Callable[[], int], *, unblock: frozenset[signal.Signals] = f
     return pid
 
 
-def _end_with(parent: int) -> None:
+def end_with(parent: int) -> None:
     """Have the kernel send this child SIGTERM when the parent dies (SIGKILL, the OOM killer),
     so no process goes on serving on the port with nobody to replace or stop it (Linux)."""
     with contextlib.suppress(OSError, AttributeError):
@@ -209,6 +212,16 @@ def _end_with(parent: int) -> None:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != parent:  # it died before the kernel was asked
         os.kill(os.getpid(), signal.SIGTERM)
+
+
+def end_with_parent_if_asked() -> None:
+    """In a process started afresh by a parent that stops it (`doorway worker` replacing a
+    forked outbox worker): end with that parent, as a forked child does. posix_spawn cannot
+    ask the kernel for this, so the new process asks for itself; the variable is not passed
+    on to anything it starts."""
+    parent = os.environ.pop(END_WITH_PARENT_ENV, "")
+    if parent.isdigit():
+        end_with(int(parent))
 
 
 def signal_child(pid: int, signum: signal.Signals) -> None:
