@@ -15,7 +15,7 @@ import pytest
 from bot.conversations import receive
 from bot.nlu.base import Interpreter
 from bot.outbox import BackgroundWorker, load_outbox_settings
-from bot.outbox.wakeups import CHANNEL
+from bot.outbox.wakeups import CHANNEL, PROBE_AFTER_SECONDS
 from bot.services import Services
 from connectors.base import InboundMessage
 from tests.conftest import FakeClock, migrated_services
@@ -114,6 +114,43 @@ def test_the_worker_listens_again_after_its_connection_is_cut(
         assert wait_for(lambda: len(fake.delivered) == 2), delivered(fake)
 
     with_listening_worker(postgres_services, pg_schema_url, scenario)
+
+
+def test_the_kernel_probes_a_silent_listening_connection(
+    postgres_services: Services, pg_schema_url: str
+) -> None:
+    """A database host that vanishes without closing the connection must not leave the
+    worker listening to nothing: the kernel probes the silent connection within
+    PROBE_AFTER_SECONDS (libpq's default would be two hours) and closes it if unanswered."""
+
+    def scenario(_fake: FakeTwilio, admin: psycopg.Connection, ours: Ours) -> None:
+        (listening,) = ours()
+        row = admin.execute(
+            "SELECT client_port FROM pg_stat_activity WHERE pid = %s", (listening,)
+        ).fetchone()
+        assert row is not None and row[0] is not None, "the test database is reached by TCP"
+        timer, seconds = keepalive_timer(int(row[0]))
+        assert timer == "keepalive" and 0 < seconds <= PROBE_AFTER_SECONDS, (timer, seconds)
+
+    with_listening_worker(postgres_services, pg_schema_url, scenario)
+
+
+#: /proc/net/tcp's timer kinds (`tr`) and the unit of its `tm->when` (USER_HZ).
+TCP_TIMERS = {0: "none", 1: "retransmit", 2: "keepalive", 3: "time-wait", 4: "zero-window probe"}
+CLOCK_TICKS = 100
+
+
+def keepalive_timer(local_port: int) -> tuple[str, float]:
+    """The kernel's pending timer on this machine's TCP connection from `local_port`: its
+    kind and the seconds until it fires."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) != local_port:
+                continue
+            kind, when = fields[5].split(":")
+            return TCP_TIMERS.get(int(kind, 16), kind), int(when, 16) / CLOCK_TICKS
+    raise AssertionError(f"no TCP connection from port {local_port}")
 
 
 def delivered(fake: FakeTwilio) -> str:
