@@ -8,7 +8,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, exc, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, exc, inspect, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.crypto import Vault
@@ -35,10 +35,28 @@ def make_engine(url: str, vault: Vault, *, pool_size: int = 10) -> Engine:
         # under load that sleeping, not the work, was most of each message's latency.
         engine.doorway_writer_lock = WriterLock()  # type: ignore[attr-defined]
     else:
-        engine = create_engine(url, pool_size=pool_size, max_overflow=20)
+        connect_args = {
+            k: v for k, v in PROBE_SILENT_CONNECTIONS.items() if k not in make_url(url).query
+        }
+        engine = create_engine(url, pool_size=pool_size, max_overflow=20, connect_args=connect_args)
         _ping_when_idle(engine)
     engine.dialect.doorway_vault = vault  # type: ignore[attr-defined]
     return engine
+
+
+#: libpq's settings for a PostgreSQL host that vanishes without closing its connections (a
+#: network partition, a crashed machine). Without them an idle connection is first probed
+#: after two hours (the outbox's listener would wait on it for ever, its worker back on the
+#: poll) and a statement in flight waits out TCP's retransmissions, about 15 minutes. With
+#: them the kernel probes a connection silent for 30 s, three times 10 s apart, and a
+#: statement unanswered for 30 s fails. Settings in the database URL win.
+PROBE_SILENT_CONNECTIONS = {
+    "keepalives": "1",
+    "keepalives_idle": "30",
+    "keepalives_interval": "10",
+    "keepalives_count": "3",
+    "tcp_user_timeout": "30000",
+}
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -13,15 +13,17 @@ import psycopg
 import pytest
 
 from bot.conversations import receive
+from bot.db import PROBE_SILENT_CONNECTIONS
 from bot.nlu.base import Interpreter
 from bot.outbox import BackgroundWorker, load_outbox_settings
-from bot.outbox.wakeups import CHANNEL, PROBE_AFTER_SECONDS
+from bot.outbox.wakeups import CHANNEL
 from bot.services import Services
 from connectors.base import InboundMessage
 from tests.conftest import FakeClock, migrated_services
 from tests.fakes.twilio_api import FakeTwilio, running_fake
 from tests.fakes.twilio_app import PERSON, attach
 from tests.test_connection_lost import libpq_url
+from tests.test_db_keepalives import keepalive_timer
 
 #: Far longer than any wait below: only a notification can make the worker this quick.
 POLL_SECONDS = 60.0
@@ -121,7 +123,7 @@ def test_the_kernel_probes_a_silent_listening_connection(
 ) -> None:
     """A database host that vanishes without closing the connection must not leave the
     worker listening to nothing: the kernel probes the silent connection within
-    PROBE_AFTER_SECONDS (libpq's default would be two hours) and closes it if unanswered."""
+    half a minute (libpq's default would be two hours) and closes it if unanswered."""
 
     def scenario(_fake: FakeTwilio, admin: psycopg.Connection, ours: Ours) -> None:
         (listening,) = ours()
@@ -130,27 +132,10 @@ def test_the_kernel_probes_a_silent_listening_connection(
         ).fetchone()
         assert row is not None and row[0] is not None, "the test database is reached by TCP"
         timer, seconds = keepalive_timer(int(row[0]))
-        assert timer == "keepalive" and 0 < seconds <= PROBE_AFTER_SECONDS, (timer, seconds)
+        probe_after = int(PROBE_SILENT_CONNECTIONS["keepalives_idle"])
+        assert timer == "keepalive" and 0 < seconds <= probe_after, (timer, seconds)
 
     with_listening_worker(postgres_services, pg_schema_url, scenario)
-
-
-#: /proc/net/tcp's timer kinds (`tr`) and the unit of its `tm->when` (USER_HZ).
-TCP_TIMERS = {0: "none", 1: "retransmit", 2: "keepalive", 3: "time-wait", 4: "zero-window probe"}
-CLOCK_TICKS = 100
-
-
-def keepalive_timer(local_port: int) -> tuple[str, float]:
-    """The kernel's pending timer on this machine's TCP connection from `local_port`: its
-    kind and the seconds until it fires."""
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            if int(fields[1].rsplit(":", 1)[1], 16) != local_port:
-                continue
-            kind, when = fields[5].split(":")
-            return TCP_TIMERS.get(int(kind, 16), kind), int(when, 16) / CLOCK_TICKS
-    raise AssertionError(f"no TCP connection from port {local_port}")
 
 
 def delivered(fake: FakeTwilio) -> str:

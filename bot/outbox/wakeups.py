@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import socket
 import threading
 from collections.abc import Callable, Collection
 from select import select as wait_until_readable
@@ -33,13 +32,6 @@ CHANNEL = "doorway_outbox"
 LISTEN_SECONDS = 5.0
 #: Pauses before a lost listener connection is made again, longest last and then kept.
 RECONNECT_PAUSES = (0.5, 1.0, 2.0, 5.0)
-#: A listener only reads, so a database host that vanished without closing the connection
-#: (a network partition, a crashed machine) would leave it waiting for ever, the worker back
-#: on its poll. The kernel probes a TCP connection silent this long, this often, this many
-#: times, and then closes it, which the listener sees: about a minute to listen again.
-PROBE_AFTER_SECONDS = 30
-PROBE_EVERY_SECONDS = 10
-PROBES = 3
 
 Wake = Callable[[Collection[str]], None]
 
@@ -67,7 +59,11 @@ def announce_queued_jobs(sessions: sessionmaker[Session]) -> None:
 
 
 class JobListener:
-    """A thread that LISTENs for queued jobs and calls `wake` with their kinds."""
+    """A thread that LISTENs for queued jobs and calls `wake` with their kinds.
+
+    It only reads, so a database host that vanished without closing the connection would
+    leave it waiting for ever; the engine's connections are probed when silent
+    (`bot.db.PROBE_SILENT_CONNECTIONS`), which closes such a one and has it listen again."""
 
     def __init__(self, engine: Engine, wake: Wake) -> None:
         self.engine = engine
@@ -120,7 +116,6 @@ class JobListener:
         pooled.detach()  # its own for as long as it listens, closed here, never pooled
         try:
             connection.autocommit = True
-            probe_when_silent(connection.fileno())
             connection.execute(f"LISTEN {CHANNEL}")
             # Jobs queued while this connection was being made would not be announced to it.
             self.wake(("send", "timer"))
@@ -137,15 +132,3 @@ class JobListener:
                     self.wake(kinds)
         finally:
             pooled.close()
-
-
-def probe_when_silent(descriptor: int) -> None:
-    """Have the kernel probe this TCP connection when it is silent and close it when the
-    other end no longer answers (a Unix socket needs nothing: its peer cannot vanish)."""
-    with socket.socket(fileno=os.dup(descriptor)) as connection:  # the same socket, its own fd
-        if connection.family not in (socket.AF_INET, socket.AF_INET6):
-            return
-        connection.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, PROBE_AFTER_SECONDS)
-        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, PROBE_EVERY_SECONDS)
-        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, PROBES)
