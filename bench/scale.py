@@ -183,13 +183,19 @@ def fill(env: dict[str, str], *, contacts: int, messages: int, events: int) -> d
         # the weeks ahead: what every claim of the worker must not read. Ahead of the wall
         # clock the server runs on, not of the fill's date: timers due at the fill's date
         # would all be overdue, and the measured run would be the worker catching up on them.
+        # A send goes to the person of the outbound message it sent (as every real send
+        # does: with none, SQLite's ANALYZE found the identity index useless and planned
+        # the held-send lookup as a walk of every earlier job); a timer has no address.
         done = messages // 10
         for i in range(start, stop):
             ahead = i >= done
+            sent = i * 10 + 1  # an outbound message (odd numbers)
             yield {
                 "id": i + 1,
                 "kind": "timer" if ahead else "send",
                 "status": "pending" if ahead else "done",
+                "identity_id": None if ahead else sent // per_contact % contacts + 1,
+                "message_id": None if ahead else sent + 1,
                 "idempotency_key": f"fill:{i}",
                 "due_at": today + dt.timedelta(days=1 + i % 56) if ahead else at,
                 "scheduled": False,
