@@ -44,9 +44,6 @@ def announce_queued_jobs(sessions: sessionmaker[Session]) -> None:
     """Every transaction of these sessions that queued outbox jobs notifies the workers as it
     commits. PostgreSQL only: `build_services` registers it there (SQLite's worker shares
     the process and is woken directly)."""
-    if getattr(sessions, "_doorway_announces_jobs", False):
-        return
-    sessions._doorway_announces_jobs = True  # type: ignore[attr-defined]
 
     @event.listens_for(sessions, "before_commit")
     def _notify(session: Session) -> None:
