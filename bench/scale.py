@@ -267,6 +267,7 @@ def hot_queries(index_of_first: str) -> dict[str, Any]:
     from bot.handoff.roster import OPEN_COUNTS
     from bot.models import ChannelIdentity, Consent, Handoff, Message
     from bot.outbox.claim import abandoned_jobs, waiting_jobs
+    from bot.outbox.rows import _job_statement
     from bot.sender import _lock_contact_of, _sender_statement
 
     sent_after = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -302,6 +303,11 @@ def hot_queries(index_of_first: str) -> dict[str, Any]:
         "due timers (outbox claim)": waiting_jobs(timers=True).limit(10),
         "due sends (outbox claim)": waiting_jobs(timers=False).limit(10),
         "abandoned jobs (outbox claim)": abandoned_jobs().limit(10),
+        # Before every send: the job, and whether an earlier text to the person waits for its
+        # retry (bot/outbox/rows.py).
+        "a send's job and any earlier text awaiting retry": _job_statement(ask_held=True).params(
+            job_id=1
+        ),
     }
 
 

@@ -42,6 +42,9 @@ HOLDS_CAPACITY = ("offered", "accepted", "connected")
 
 #: Outbox jobs still to run: waiting for their time, or held by a worker.
 LIVE_JOB_STATUSES = ("pending", "running")
+#: Texts tried at least once and waiting for their retry: a later text to the same person
+#: must not overtake one (bot.outbox.rows, which names the same terms).
+SENDS_AWAITING_RETRY = "kind = 'send' AND status = 'pending' AND attempts > 0"
 
 
 def utcnow() -> dt.datetime:
@@ -338,6 +341,16 @@ class OutboxJob(Base):
             "scheduled",
             sqlite_where=text(sql_in("status", LIVE_JOB_STATUSES)),
             postgresql_where=text(sql_in("status", LIVE_JOB_STATUSES)),
+        ),
+        # Asked before every send: is an earlier text to this address waiting for its retry?
+        # A handful of rows at most, so the answer never depends on the planner's statistics
+        # of the identity index (mostly addressless timers, or years of one person's texts).
+        Index(
+            "ix_outbox_sends_awaiting_retry",
+            "identity_id",
+            "id",
+            sqlite_where=text(SENDS_AWAITING_RETRY),
+            postgresql_where=text(SENDS_AWAITING_RETRY),
         ),
     )
 

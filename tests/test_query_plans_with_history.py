@@ -13,9 +13,11 @@ fewer jobs were due than a round takes.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import psycopg.sql
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.sql import Select
@@ -27,6 +29,7 @@ from bot.handoff.roster import OPEN_COUNTS
 from bot.models import Contact, Handoff, OutboxJob, Responder
 from bot.outbox.claim import abandoned_jobs, waiting_jobs
 from bot.outbox.prune import finished_jobs
+from bot.outbox.rows import _job_statement
 from bot.services import Services
 
 CLOSED_HANDOFFS = 3_000
@@ -105,21 +108,24 @@ OUTBOX = {"ix_outbox_live_kind_status_due", "ix_outbox_status_due"}
 
 
 @pytest.mark.parametrize(
-    ("lookup", "statement", "indexes", "bound"),
+    ("lookup", "statement", "indexes", "bound", "generic"),
     [
-        ("open handoffs per responder", OPEN_COUNTS, {"ix_handoffs_open_by_responder"}, None),
-        ("times already booked", BOOKED_TIMES, {"ix_handoffs_booked"}, None),
+        ("open handoffs per responder", OPEN_COUNTS, {"ix_handoffs_open_by_responder"}, None, True),
+        ("times already booked", BOOKED_TIMES, {"ix_handoffs_booked"}, None, True),
         # Pending jobs: the seek stops at the present, so the timers ahead are never read.
-        ("due timers (outbox claim)", waiting_jobs(timers=True).limit(10), OUTBOX, "due_at"),
-        ("due sends (outbox claim)", waiting_jobs(timers=False).limit(10), OUTBOX, "due_at"),
+        ("due timers (outbox claim)", waiting_jobs(timers=True).limit(10), OUTBOX, "due_at", True),
+        ("due sends (outbox claim)", waiting_jobs(timers=False).limit(10), OUTBOX, "due_at", True),
         # Running jobs whose lease ran out, of both kinds in one statement.
-        ("abandoned jobs (outbox claim)", abandoned_jobs().limit(10), OUTBOX, None),
+        ("abandoned jobs (outbox claim)", abandoned_jobs().limit(10), OUTBOX, None, True),
         # The hourly prune: finished jobs bounded by their due time, never the live ones.
+        # Checked as planned for its cutoff only: PostgreSQL's one plan for any cutoff guesses
+        # a third of the table due and scans it (known, not yet mended).
         (
             "finished jobs (prune)",
             finished_jobs(AT).limit(500),
             {"ix_outbox_status_due"},
             "due_at",
+            False,
         ),
     ],
 )
@@ -129,9 +135,10 @@ def test_lookup_uses_its_partial_index(
     statement: Select[tuple[object, ...]],
     indexes: set[str],
     bound: str | None,
+    generic: bool,
 ) -> None:
     _fill_history(services)
-    plan = _plan(services.engine, statement)
+    plan = _plan(services.engine, statement, generic=generic)
     text = " | ".join(plan)
     if services.engine.dialect.name == "sqlite":
         seeks = [step for step in plan if any(f"INDEX {index} (" in step for index in indexes)]
@@ -145,18 +152,47 @@ def test_lookup_uses_its_partial_index(
     assert seeks and bounded and not table_scans, f"{lookup}: {text}"
 
 
-def _plan(engine: sa.Engine, statement: Select[tuple[object, ...]]) -> list[str]:
+def _plan(
+    engine: sa.Engine, statement: Select[tuple[object, ...]], *, generic: bool = True
+) -> list[str]:
     """The planner's steps for the statement as the application runs it. The statuses that
-    select a partial index are in the SQL itself, so no bound value changes the choice."""
+    select a partial index are in the SQL itself, so no bound value changes the choice.
+    `generic`: on PostgreSQL, the one plan of the prepared statement (see _generic_plan);
+    otherwise the plan for these values."""
     compiled = statement.compile(engine)
+    known = {"now": AT, "job_id": DONE_JOBS}
+    values = compiled.construct_params({k: v for k, v in known.items() if k in compiled.binds})
     with engine.connect() as connection:
         if engine.dialect.name == "sqlite":
-            unbound = (None,) * len(compiled.positiontup or ())
-            rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + str(compiled), unbound)
+            positional = tuple(values[name] for name in compiled.positiontup or ())
+            rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + str(compiled), positional)
             return [str(row[-1]) for row in rows]
-        values = compiled.construct_params({"now": AT} if "now" in compiled.binds else {})
+        if generic:
+            return _generic_plan(connection, str(compiled), values)
         rows = connection.exec_driver_sql("EXPLAIN " + str(compiled), values)
         return [str(row[0]) for row in rows]
+
+
+def _generic_plan(connection: sa.Connection, sql: str, values: Mapping[str, Any]) -> list[str]:
+    """PostgreSQL's plan for the statement prepared, as psycopg runs it from its fifth
+    execution: one plan for any values, so a partial index is used only when the SQL text
+    itself proves its condition (a bound `attempts > %s` cannot)."""
+    names = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", sql)))
+    numbered = re.sub(r"%\((\w+)\)s", lambda match: f"${names.index(match[1]) + 1}", sql)
+    connection.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+    connection.exec_driver_sql(f"PREPARE planned AS {numbered}")
+    try:
+        driver = connection.connection.driver_connection
+        literals = [psycopg.sql.Literal(values[name]).as_string(driver) for name in names]
+        call = (
+            f"EXPLAIN EXECUTE planned({', '.join(literals)})"
+            if names
+            else "EXPLAIN EXECUTE planned"
+        )
+        return [str(row[0]) for row in connection.exec_driver_sql(call)]
+    finally:
+        connection.exec_driver_sql("DEALLOCATE planned")
+        connection.exec_driver_sql("RESET plan_cache_mode")
 
 
 def test_a_responders_active_handoffs_skip_their_history(services: Services) -> None:
@@ -232,3 +268,15 @@ def _sqlite_steps(engine: sa.Engine, statement: Select[tuple[object, ...]]) -> i
         finally:
             raw.set_progress_handler(None, 1)
     return steps
+
+
+def test_the_check_before_a_send_seeks_only_the_sends_awaiting_retry(services: Services) -> None:
+    """Asked before every send: is an earlier text to this address waiting for its retry?
+    Beside a history of addressless jobs with statistics, SQLite judged the identity index
+    useless and walked every earlier job by rowid (1.9 million steps a message on a million
+    contacts); PostgreSQL filtered all of the address's jobs."""
+    _fill_history(services)
+    plan = _plan(services.engine, _job_statement(ask_held=True))
+    text = " | ".join(plan)
+    subquery = text.split("SCALAR SUBQUERY" if "SCALAR SUBQUERY" in text else "SubPlan")[-1]
+    assert "ix_outbox_sends_awaiting_retry" in subquery, text

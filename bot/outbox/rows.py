@@ -9,7 +9,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import ScalarSelect, Select, bindparam, false, select
+from sqlalchemy import ScalarSelect, Select, bindparam, false, literal_column, select
 from sqlalchemy.orm import Session, aliased
 
 from bot.models import ChannelIdentity, Contact, Message, OutboxJob
@@ -73,7 +73,8 @@ def _job_statement(ask_held: bool) -> Select[Any]:
 
 def _held_until() -> ScalarSelect[dt.datetime]:
     """The due time of the oldest earlier unscheduled send to the job's address that was
-    tried and waits for its retry (on the identity index, within the address's jobs)."""
+    tried and waits for its retry. Its terms are the partial index's (models
+    SENDS_AWAITING_RETRY, the 0 written into the SQL), so the planner can prove it applies."""
     earlier = aliased(OutboxJob)
     return (
         select(earlier.due_at)
@@ -83,7 +84,7 @@ def _held_until() -> ScalarSelect[dt.datetime]:
             earlier.kind == inline_word("send"),
             earlier.status == inline_word("pending"),
             earlier.scheduled == false(),
-            earlier.attempts > 0,
+            earlier.attempts > literal_column("0"),
         )
         .order_by(earlier.id)
         .limit(1)
