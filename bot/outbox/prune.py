@@ -26,7 +26,7 @@ from sqlalchemy import CursorResult, Select, delete, func, select
 from bot.db import transaction
 from bot.models import OutboxJob
 from bot.services import Services
-from bot.sql_words import inline_words
+from bot.sql_words import inline_word, inline_words
 
 #: The statuses a job never leaves.
 FINISHED_JOB_STATUSES = ("done", "failed", "cancelled")
@@ -45,33 +45,45 @@ def prune_finished_jobs(
 ) -> int:
     """Delete (or, in a dry run, count) the jobs finished before `now - keep`; returns how
     many. Stops between batches once `stopping()` says so; the next prune goes on."""
-    old = finished_jobs(now - keep)
+    cutoff = now - keep
     if dry_run:
         with services.read_sessions() as session:
-            return int(session.scalar(select(func.count()).select_from(old.subquery())) or 0)
-    # Several workers prune at once on PostgreSQL: each takes rows no other holds.
-    taken = old.with_for_update(skip_locked=True).limit(batch)
+            counted = select(func.count()).select_from(finished_jobs(cutoff).subquery())
+            return int(session.scalar(counted) or 0)
     pruned = 0
-    while not stopping():
-        with transaction(services.sessions, background=True) as session:
-            ids = session.scalars(taken).all()
-            if ids:
-                gone = session.execute(
-                    delete(OutboxJob)
-                    .where(OutboxJob.id.in_(ids))
-                    .execution_options(synchronize_session=False)
-                )
-                pruned += cast(CursorResult[Any], gone).rowcount
-        if len(ids) < batch:
-            break
+    for status in FINISHED_JOB_STATUSES:
+        # Several workers prune at once on PostgreSQL: each takes rows no other holds.
+        taken = finished_jobs(cutoff, status).with_for_update(skip_locked=True).limit(batch)
+        while not stopping():
+            with transaction(services.sessions, background=True) as session:
+                ids = session.scalars(taken).all()
+                if ids:
+                    gone = session.execute(
+                        delete(OutboxJob)
+                        .where(OutboxJob.id.in_(ids))
+                        .execution_options(synchronize_session=False)
+                    )
+                    pruned += cast(CursorResult[Any], gone).rowcount
+            if len(ids) < batch:
+                break
     return pruned
 
 
-def finished_jobs(cutoff: dt.datetime) -> Select[int]:
-    """The ids of jobs finished and due before the cutoff: a seek of the (status, due time)
-    index (the statuses are written into the SQL, so the planner knows which entries)."""
-    return select(OutboxJob.id).where(
-        OutboxJob.status.in_(inline_words(FINISHED_JOB_STATUSES)), OutboxJob.due_at < cutoff
+def finished_jobs(cutoff: dt.datetime, status: str | None = None) -> Select[int]:
+    """The ids of jobs finished (or finished with `status`) and due before the cutoff.
+
+    With one status, oldest first: a seek of the (status, due time) index in any plan. A
+    prepared statement on PostgreSQL gets one plan for every cutoff, which guesses a third of
+    the table due; for the three statuses at once, unordered, that plan was a table scan at
+    every batch, the live jobs included."""
+    if status is None:
+        return select(OutboxJob.id).where(
+            OutboxJob.status.in_(inline_words(FINISHED_JOB_STATUSES)), OutboxJob.due_at < cutoff
+        )
+    return (
+        select(OutboxJob.id)
+        .where(OutboxJob.status == inline_word(status), OutboxJob.due_at < cutoff)
+        .order_by(OutboxJob.due_at)
     )
 
 
