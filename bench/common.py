@@ -293,6 +293,25 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+#: The counters of /proc/<pid>/io that say what a process asked of the kernel's files.
+IO_COUNTERS = ("syscr", "syscw", "rchar", "wchar", "write_bytes")
+
+
+def io_counts(pid: int) -> dict[str, int]:
+    """/proc/<pid>/io summed over the process tree: read and write system calls (`syscr`,
+    `syscw`: pread of a database page is one), bytes they moved (`rchar`, `wchar`, the page
+    cache's included) and bytes sent to the disk (`write_bytes`). Sockets read with recv
+    are not counted."""
+    total = dict.fromkeys(IO_COUNTERS, 0)
+    for member in process_tree(pid):
+        with contextlib.suppress(OSError, ValueError):
+            for line in Path(f"/proc/{member}/io").read_text().splitlines():
+                key, _, value = line.partition(":")
+                if key in total:
+                    total[key] += int(value)
+    return total
+
+
 @dataclass
 class RssSampler:
     """Samples the RSS of process trees every `interval` seconds and their PSS every

@@ -41,6 +41,7 @@ from bench.common import (
     ServerProcess,
     cpu_seconds,
     free_port,
+    io_counts,
     own_schema,
     percentile,
     require_loopback,
@@ -293,6 +294,15 @@ def slowest_seconds(stats: Stats, count: int = 5) -> list[dict[str, float]]:
     ]
 
 
+def _io_line(per_message: dict[str, float] | None) -> str:
+    if not per_message:
+        return ""
+    return (
+        f"reads {per_message['syscr']}/msg ({per_message['rchar'] / 1024:.1f} kB)  "
+        f"writes {per_message['syscw']}/msg  disk {per_message['write_bytes'] / 1024:.1f} kB/msg  "
+    )
+
+
 def print_summary(result: dict[str, Any]) -> None:
     lat = result["latency_ms"]
     print(
@@ -301,6 +311,7 @@ def print_summary(result: dict[str, Any]) -> None:
         f"p50 {lat['median']} ms  p95 {lat['p95']} ms  p99 {lat['p99']} ms  "
         f"completed {result['completed']}/{result['sent']}  errors {result['errors'] or '-'}  "
         f"server CPU {result.get('server_cpu_ms_per_message', '-')} ms/msg  "
+        f"{_io_line(result.get('server_io_per_message'))}"
         f"peak RSS {result['peak_rss_mb']}  PSS {result.get('peak_pss_mb') or '-'}"
     )
     if "runs" in result:
@@ -522,6 +533,7 @@ def measure(
 ) -> dict[str, Any]:
     """One measured run against a started server: latency, throughput, CPU and peak RSS."""
     cpu_before = cpu_seconds(roots["server"])
+    io_before = io_counts(roots["server"])
     calls_before = dummy.calls
     profiler = start_profiler(args.profile, roots["server"], args.duration)
     client_cpu_before = time.process_time()
@@ -540,6 +552,12 @@ def measure(
     measured["client_cpu_ms_per_message"] = (
         round(client_cpu / stats.completed * 1000, 2) if stats.completed else None
     )
+    # What the database costs in system calls: a page SQLite's cache lacks is a pread.
+    io = io_counts(roots["server"])
+    measured["server_io_per_message"] = {
+        key: round((io[key] - io_before[key]) / stats.completed, 1) if stats.completed else None
+        for key in io
+    }
     measured["load_average"] = os.getloadavg()[0]
     rss = dict(sampler.peaks)
     rss["total"] = sum(sampler.peaks.values())
@@ -560,6 +578,7 @@ def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
                 "messages_per_second": run["messages_per_second"],
                 "latency_ms": run["latency_ms"],
                 "server_cpu_ms_per_message": run["server_cpu_ms_per_message"],
+                "server_io_per_message": run.get("server_io_per_message"),
                 "errors": run["errors"],
             }
             for run in runs
