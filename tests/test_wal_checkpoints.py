@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from bot.crypto import Vault, generate_encryption_key, generate_index_key
-from bot.db import make_engine, session_factory, transaction
+from bot.db import make_engine, session_factory, transaction, writer_lock
 from bot.services import Services
 from bot.wal_checkpoints import WalCheckpointer
 from bot.web.app import create_app
@@ -98,6 +98,34 @@ def test_the_log_starts_over_while_commits_keep_coming(engine: Engine) -> None:
     try:
         write(engine, 800)  # 13 MB through the log, one commit after another
         assert log_bytes(engine) < 800 * len(ROW) / 3
+    finally:
+        checkpoints.stop()
+
+
+def test_the_log_is_copied_back_while_a_commit_holds_the_writer_lock(engine: Engine) -> None:
+    """Only the last pages, those appended during the copy, wait for the lock: a webhook's
+    commit is not held up for the whole copy."""
+    checkpoints = WalCheckpointer(engine, interval=3600)
+    checkpoints.start()
+    try:
+        before = database_bytes(engine)
+        write(engine, 50)
+        lock = writer_lock(engine)
+        assert lock is not None
+        with lock.held():  # a commit in progress
+            copying = threading.Thread(target=checkpoints.checkpoint)
+            copying.start()
+            deadline = time.monotonic() + 10
+            while database_bytes(engine) - before < 50 * len(ROW) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert database_bytes(engine) - before >= 50 * len(ROW)
+            assert copying.is_alive()  # the last step waits for the lock
+        copying.join(10)
+        assert not copying.is_alive()
+        # Complete, so the log starts over: as much again is written over the same bytes.
+        written = log_bytes(engine)
+        write(engine, 50)
+        assert log_bytes(engine) <= written
     finally:
         checkpoints.stop()
 
