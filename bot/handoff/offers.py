@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from bot.events import record
@@ -195,6 +195,15 @@ def _tried(session: Session, handoff: Handoff) -> set[int]:
     )
 
 
+#: Was the person already told that nobody answered this handoff? On the partial index of
+#: handoffs' events (`handoff_id = ?` implies its condition).
+TOLD_UNANSWERED = (
+    select(Event.id)
+    .where(Event.handoff_id == bindparam("handoff_id"), Event.kind == "handoff_unanswered")
+    .limit(1)
+)
+
+
 def _nobody(
     services: Services,
     session: Session,
@@ -208,9 +217,7 @@ def _nobody(
     handoff.status = "requested"
     if handoff.escalated_at is None:
         handoff.escalated_at = now
-    told_before = session.scalar(
-        select(Event.id).where(Event.handoff_id == handoff.id, Event.kind == "handoff_unanswered")
-    )
+    told_before = session.scalar(TOLD_UNANSWERED, {"handoff_id": handoff.id})
     record(
         session,
         "handoff_unanswered",
