@@ -17,7 +17,7 @@ then, holding the lock as background work, the few pages appended since, so the 
 complete and the next commit starts it over. Without the lock the log never started over: no
 checkpoint caught up with its end, and it grew to the fallback mark (80 MB in six seconds of
 load) before a commit checkpointed it all at once. Holding the lock for the whole copy, the
-thread held it for 5-6 ms every quarter of a second at 200 messages a second, and every
+thread held it for 4.7-6.8 ms every quarter of a second at 200 messages a second, and every
 request that wanted to write waited behind it; with one copy before, 1-2 ms. Commits still
 checkpoint themselves past `FALLBACK_PAGES`, should this thread ever stop or fall behind.
 """
