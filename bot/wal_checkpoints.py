@@ -127,4 +127,4 @@ class WalCheckpointer:
             self.checkpoint()
 
 
-__all__ = ["FALLBACK_PAGES", "INTERVAL_SECONDS", "UNLOCKED_COPIES", "WalCheckpointer"]
+__all__ = ["FALLBACK_PAGES", "INTERVAL_SECONDS", "WalCheckpointer"]

@@ -43,6 +43,14 @@ def database_bytes(engine: Engine) -> int:
     return Path(path).stat().st_size
 
 
+def copied_back(engine: Engine, before: int, size: int) -> bool:
+    """Whether the database file grows by `size` within ten seconds (a checkpoint's copy)."""
+    deadline = time.monotonic() + 10
+    while database_bytes(engine) - before < size and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return database_bytes(engine) - before >= size
+
+
 def log_bytes(engine: Engine) -> int:
     return Path(f"{engine.url.database}-wal").stat().st_size
 
@@ -82,10 +90,7 @@ def test_the_thread_copies_the_log_back_between_commits(engine: Engine) -> None:
     try:
         before = database_bytes(engine)
         write(engine, 50)
-        deadline = time.monotonic() + 10
-        while database_bytes(engine) - before < 50 * len(ROW) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert database_bytes(engine) - before >= 50 * len(ROW)
+        assert copied_back(engine, before, 50 * len(ROW))
     finally:
         checkpoints.stop()
 
@@ -115,10 +120,7 @@ def test_the_log_is_copied_back_while_a_commit_holds_the_writer_lock(engine: Eng
         with lock.held():  # a commit in progress
             copying = threading.Thread(target=checkpoints.checkpoint)
             copying.start()
-            deadline = time.monotonic() + 10
-            while database_bytes(engine) - before < 50 * len(ROW) and time.monotonic() < deadline:
-                time.sleep(0.01)
-            assert database_bytes(engine) - before >= 50 * len(ROW)
+            assert copied_back(engine, before, 50 * len(ROW))
             assert copying.is_alive()  # the last step waits for the lock
         copying.join(10)
         assert not copying.is_alive()
