@@ -265,7 +265,7 @@ def hot_queries(index_of_first: str) -> dict[str, Any]:
     person)."""
     from bot.handoff.booking import BOOKED_TIMES
     from bot.handoff.roster import OPEN_COUNTS
-    from bot.models import ChannelIdentity, Consent, Handoff, Message
+    from bot.models import ChannelIdentity, Consent, Handoff, Message, OutboxJob
     from bot.outbox.claim import abandoned_jobs, waiting_jobs
     from bot.outbox.rows import _job_statement
     from bot.sender import _lock_contact_of, _sender_statement
@@ -307,6 +307,11 @@ def hot_queries(index_of_first: str) -> dict[str, Any]:
         # retry (bot/outbox/rows.py).
         "a send's job and any earlier text awaiting retry": _job_statement(ask_held=True).params(
             job_id=1
+        ),
+        # What STOP, an unreachable number and erasure cancel (as a SELECT: PostgreSQL's
+        # EXPLAIN ANALYZE would run the UPDATE).
+        "an address's pending jobs (STOP)": sa.select(OutboxJob.id).where(
+            OutboxJob.identity_id == 1, OutboxJob.status == "pending"
         ),
     }
 

@@ -12,23 +12,27 @@ fewer jobs were due than a round takes.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import psycopg.sql
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
+from bot.compliance import opt_out
 from bot.console import work
 from bot.handoff import coach
 from bot.handoff.booking import BOOKED_TIMES
 from bot.handoff.offers import TOLD_UNANSWERED
 from bot.handoff.roster import OPEN_COUNTS
-from bot.models import Contact, Event, Handoff, OutboxJob, Responder
+from bot.models import ChannelIdentity, Contact, Event, Handoff, OutboxJob, Responder
 from bot.outbox.claim import abandoned_jobs, waiting_jobs
+from bot.outbox.delivery import mark_unreachable
 from bot.outbox.prune import finished_jobs
 from bot.outbox.rows import _job_statement
 from bot.services import Services
@@ -163,17 +167,45 @@ def test_lookup_uses_its_partial_index(
 
 def _plan(engine: sa.Engine, statement: Select[tuple[object, ...]]) -> list[str]:
     """The planner's steps for the statement as the application runs it. The statuses that
-    select a partial index are in the SQL itself, so no bound value changes the choice. On
-    PostgreSQL, the one plan of the statement prepared (see _generic_plan)."""
+    select a partial index are in the SQL itself, so no bound value changes the choice."""
     compiled = statement.compile(engine)
     known = {"now": AT, "job_id": DONE_JOBS, "handoff_id": 1}
     values = compiled.construct_params({k: v for k, v in known.items() if k in compiled.binds})
+    if engine.dialect.name == "sqlite":
+        return _explain(engine, str(compiled), [values[n] for n in compiled.positiontup or ()])
+    return _explain(engine, str(compiled), values)
+
+
+def _explain(engine: sa.Engine, sql: str, params: Sequence[Any] | Mapping[str, Any]) -> list[str]:
+    """The steps of SQL in the driver's own form, with its parameters: SQLite's query plan;
+    on PostgreSQL, the one plan of the statement prepared (see _generic_plan)."""
     with engine.connect() as connection:
         if engine.dialect.name == "sqlite":
-            positional = tuple(values[name] for name in compiled.positiontup or ())
-            rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + str(compiled), positional)
+            rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, tuple(params))
             return [str(row[-1]) for row in rows]
-        return _generic_plan(connection, str(compiled), values)
+        assert isinstance(params, Mapping)
+        return _generic_plan(connection, sql, params)
+
+
+@contextlib.contextmanager
+def _captured(engine: sa.Engine) -> Iterator[list[tuple[str, Sequence[Any] | Mapping[str, Any]]]]:
+    """Every statement the engine sends meanwhile, as the driver gets it."""
+    captured: list[tuple[str, Sequence[Any] | Mapping[str, Any]]] = []
+
+    def capture(
+        _conn: object,
+        _cursor: object,
+        sql: str,
+        params: Sequence[Any] | Mapping[str, Any],
+        *_: object,
+    ) -> None:
+        captured.append((sql, params))
+
+    sa.event.listen(engine, "before_cursor_execute", capture)
+    try:
+        yield captured
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", capture)
 
 
 def _generic_plan(connection: sa.Connection, sql: str, values: Mapping[str, Any]) -> list[str]:
@@ -202,37 +234,16 @@ def test_a_responders_active_handoffs_skip_their_history(services: Services) -> 
     """Read at every message from a responder and on their console page: only the handoffs
     they hold now, not the thousands they closed."""
     _fill_history(services)
-    captured: list[tuple[str, Sequence[Any] | Mapping[str, Any]]] = []
-
-    def capture(
-        _conn: object,
-        _cursor: object,
-        sql: str,
-        params: Sequence[Any] | Mapping[str, Any],
-        *_: object,
-    ) -> None:
-        captured.append((sql, params))
-
-    with services.sessions() as session:
+    with services.sessions() as session, _captured(services.engine) as captured:
         responder = session.get(Responder, 1)
         assert responder is not None
-        sa.event.listen(services.engine, "before_cursor_execute", capture)
-        try:
-            assert coach.active_handoffs(session, responder) == []
-            assert work.open_handoffs(session, responder.id) == []
-        finally:
-            sa.event.remove(services.engine, "before_cursor_execute", capture)
+        assert coach.active_handoffs(session, responder) == []
+        assert work.open_handoffs(session, responder.id) == []
     lookups = [(sql, params) for sql, params in captured if "FROM handoffs" in sql]
     assert len(lookups) == 2
-    sqlite = services.engine.dialect.name == "sqlite"
-    with services.engine.connect() as connection:
-        for sql, params in lookups:
-            rows = connection.exec_driver_sql(
-                ("EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN ") + sql, params
-            )
-            plan = " | ".join(str(row[-1] if sqlite else row[0]) for row in rows)
-            index = "ix_handoffs_open_by_responder"
-            assert (f"USING INDEX {index} " if sqlite else f" using {index} on ") in plan, plan
+    for sql, params in lookups:
+        plan = " | ".join(_explain(services.engine, sql, params))
+        assert "ix_handoffs_open_by_responder" in plan, plan
 
 
 @pytest.mark.parametrize(
@@ -273,13 +284,69 @@ def _sqlite_steps(engine: sa.Engine, statement: Select[tuple[object, ...]]) -> i
     return steps
 
 
-def test_the_check_before_a_send_seeks_only_the_sends_awaiting_retry(services: Services) -> None:
+def test_the_check_before_a_send_seeks_only_the_addresss_pending_jobs(services: Services) -> None:
     """Asked before every send: is an earlier text to this address waiting for its retry?
     Beside a history of addressless jobs with statistics, SQLite judged the identity index
     useless and walked every earlier job by rowid (1.9 million steps a message on a million
-    contacts); PostgreSQL filtered all of the address's jobs."""
+    contacts); PostgreSQL filtered all of the address's jobs. Either partial index bounds
+    the search to the address's pending jobs: the sends awaiting a retry, or all of them
+    (a handful, never its history)."""
     _fill_history(services)
     plan = _plan(services.engine, _job_statement(ask_held=True))
     text = " | ".join(plan)
     subquery = text.split("SCALAR SUBQUERY" if "SCALAR SUBQUERY" in text else "SubPlan")[-1]
-    assert "ix_outbox_sends_awaiting_retry" in subquery, text
+    seeks = (
+        "ix_outbox_sends_awaiting_retry",
+        "ix_outbox_addressed_status (identity_id=? AND status=?",
+    )
+    assert any(seek in subquery for seek in seeks), text
+
+
+def _address_with_a_queued_text(services: Services) -> int:
+    """A person with one address and one text queued for it, beside the history."""
+    with services.sessions() as session:
+        contact = Contact(id=CLOSED_HANDOFFS + 1, created_at=AT)
+        identity = ChannelIdentity(
+            contact=contact, channel="sms", address_index="plan-test", address="+15550100"
+        )
+        session.add(identity)
+        session.flush()
+        session.add(
+            OutboxJob(
+                kind="send",
+                status="pending",
+                idempotency_key="queued:plan-test",
+                due_at=AT,
+                identity_id=identity.id,
+            )
+        )
+        session.commit()
+        return identity.id
+
+
+@pytest.mark.parametrize(
+    "cancel",
+    [
+        lambda session, identity: opt_out(session, identity, AT, via="sms", conversation=None),
+        lambda session, identity: mark_unreachable(session, identity, "invalid number", AT),
+    ],
+    ids=["STOP", "unreachable"],
+)
+def test_cancelling_an_addresss_jobs_seeks_only_its_pending_ones(
+    services: Services, cancel: Callable[[Session, ChannelIdentity], object]
+) -> None:
+    """At STOP, and when a number turns out not to exist: the jobs still pending for that
+    address. Beside addressless timers with statistics (ANALYZE counts their NULLs as one
+    key of every row) the identity index looks useless, and SQLite cancelled by the status
+    index, reading every pending timer of every person."""
+    _fill_history(services)
+    identity_id = _address_with_a_queued_text(services)
+    with services.sessions() as session, _captured(services.engine) as captured:
+        identity = session.get(ChannelIdentity, identity_id)
+        assert identity is not None
+        cancel(session, identity)
+    lookups = [(sql, params) for sql, params in captured if "outbox_jobs.identity_id" in sql]
+    assert lookups
+    for sql, params in lookups:
+        plan = " | ".join(_explain(services.engine, sql, params))
+        assert "ix_outbox_addressed_status" in plan, plan
