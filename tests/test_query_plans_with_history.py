@@ -284,7 +284,7 @@ def _sqlite_steps(engine: sa.Engine, statement: Select[tuple[object, ...]]) -> i
     return steps
 
 
-def test_the_check_before_a_send_seeks_only_the_addresss_pending_jobs(services: Services) -> None:
+def test_the_check_before_a_send_seeks_only_pending_jobs_of_the_address(services: Services) -> None:
     """Asked before every send: is an earlier text to this address waiting for its retry?
     Beside a history of addressless jobs with statistics, SQLite judged the identity index
     useless and walked every earlier job by rowid (1.9 million steps a message on a million
@@ -332,7 +332,7 @@ def _address_with_a_queued_text(services: Services) -> int:
     ],
     ids=["STOP", "unreachable"],
 )
-def test_cancelling_an_addresss_jobs_seeks_only_its_pending_ones(
+def test_cancelling_the_jobs_of_an_address_seeks_only_its_pending_ones(
     services: Services, cancel: Callable[[Session, ChannelIdentity], object]
 ) -> None:
     """At STOP, and when a number turns out not to exist: the jobs still pending for that
